@@ -1,0 +1,30 @@
+# Clavis developer commands. `make dev` runs the local cloud, `make test` runs everything CI runs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+.PHONY: help dev down status test lint unit stack-test fmt bench
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+
+dev: ## install what is needed, start the local cloud with Clavis in the background, print the API URL and operator credentials
+	@infra/local/clavis-local up
+	@scripts/print-stack .local/dev/stack.json
+
+down: ## stop the local cloud started by `make dev`
+	@infra/local/clavis-local down
+
+status: ## say what of the local cloud runs
+	@infra/local/clavis-local status
+
+test: ## the whole suite: fmt, clippy, template lint, unit tests, then integration tests on a local cloud of its own
+	@scripts/test
+
+lint: ## fmt check, clippy -D warnings, template lint
+	@scripts/test lint
+
+unit: ## unit and property tests (no cloud needed)
+	@scripts/test unit
+
+fmt: ## format the code
+	cargo fmt --all

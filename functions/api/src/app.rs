@@ -1,0 +1,127 @@
+//! The request handler: route → authenticate → parse → decide → persist → answer.
+
+use clavis_aws::dynamo::Repository;
+use clavis_core::client::NewClient;
+use clavis_core::ids::ClientId;
+use clavis_core::{Error, UserError, scopes};
+use clavis_lambda::body;
+use clavis_lambda::problem::Problem;
+use lambda_http::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::auth::{self, Principal};
+use crate::routes::{Matched, NoRoute, Route, Router};
+
+/// Everything a request needs, built once per container.
+pub struct App {
+    repo: Repository,
+    router: Router,
+}
+
+impl App {
+    /// The API over `repo`.
+    pub fn new(repo: Repository) -> Self {
+        Self {
+            repo,
+            router: Router::new(),
+        }
+    }
+
+    /// Answers one request; never fails: errors become problem responses.
+    pub async fn handle(&self, req: Request) -> Response<Body> {
+        let request_id = request_id(&req);
+        let path = match req.raw_http_path() {
+            "" => req.uri().path().to_owned(),
+            p => p.to_owned(),
+        };
+        let method = req.method().clone();
+        let result = match self.router.at(&method, &path) {
+            Ok(matched) => self.dispatch(&req, &matched).await,
+            Err(NoRoute::NotFound) => Err(UserError::NotFound(format!("route {path}")).into()),
+            Err(NoRoute::MethodNotAllowed) => Err(UserError::MethodNotAllowed.into()),
+        };
+        let response =
+            result.unwrap_or_else(|e| Problem::from_error(&e, &path, &request_id).into_response());
+        tracing::info!(
+            request_id,
+            method = %method,
+            path,
+            status = response.status().as_u16(),
+            "request"
+        );
+        response
+    }
+
+    async fn dispatch(&self, req: &Request, matched: &Matched) -> Result<Response<Body>, Error> {
+        let now = OffsetDateTime::now_utc();
+        match matched.route {
+            Route::Health => json(200, &serde_json::json!({"status": "ok"})),
+            Route::RegisterClient => {
+                let principal = self.operator(req, scopes::ADMIN, now).await?;
+                let new: NewClient =
+                    body::parse_json(req.headers(), req.body(), body::DEFAULT_LIMIT)?;
+                let client = new.validate(ClientId::generate(), &principal.actor(), now)?;
+                self.repo
+                    .register_client(&client, &principal.actor())
+                    .await?;
+                tracing::info!(client_id = %client.client_id, actor = %principal.client_id, "client registered");
+                let mut resp = json(201, &client)?;
+                if let Ok(v) = format!("/v1/clients/{}", client.client_id).parse() {
+                    resp.headers_mut().insert(LOCATION, v);
+                }
+                Ok(resp)
+            }
+            Route::GetClient => {
+                self.operator(req, scopes::ADMIN, now).await?;
+                let not_found = || UserError::NotFound("client".into());
+                let id: ClientId = matched
+                    .param("client_id")
+                    .and_then(|s| s.parse().ok())
+                    .ok_or_else(not_found)?;
+                let client = self
+                    .repo
+                    .get_client(&id, false)
+                    .await?
+                    .ok_or_else(not_found)?;
+                json(200, &client.value)
+            }
+        }
+    }
+
+    async fn operator(
+        &self,
+        req: &Request,
+        scope: &str,
+        now: OffsetDateTime,
+    ) -> Result<Principal, Error> {
+        let principal = auth::authenticate(&self.repo, req.headers(), now).await?;
+        principal.require(scope)?;
+        Ok(principal)
+    }
+}
+
+/// A JSON answer.
+fn json<T: Serialize>(status: u16, value: &T) -> Result<Response<Body>, Error> {
+    let body = serde_json::to_string(value)
+        .map_err(|e| clavis_core::SystemFault::Internal(format!("cannot encode answer: {e}")))?;
+    Response::builder()
+        .status(status)
+        .header(CONTENT_TYPE, "application/json")
+        .header(CACHE_CONTROL, "no-store")
+        .body(Body::Text(body))
+        .map_err(|e| clavis_core::SystemFault::Internal(format!("cannot build answer: {e}")).into())
+}
+
+/// The correlation id: API Gateway's request id if there is one, else Lambda's.
+fn request_id(req: &Request) -> String {
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.request_id.clone(),
+        Some(RequestContext::ApiGatewayV1(ctx)) => ctx.request_id.clone(),
+        _ => None,
+    }
+    .or_else(|| req.lambda_context_ref().map(|c| c.request_id.clone()))
+    .unwrap_or_else(|| "unknown".to_owned())
+}

@@ -1,0 +1,9 @@
+//! The Clavis HTTP API (DESIGN §5): routing, operator authentication and the handlers.
+//!
+//! `main.rs` only wires; everything here is an ordinary library, tested without the runtime.
+
+pub mod app;
+pub mod auth;
+pub mod routes;
+
+pub use app::App;

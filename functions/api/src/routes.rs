@@ -1,0 +1,157 @@
+//! The route table of the HTTP API: the one list the router and the OpenAPI test both read.
+
+use lambda_http::http::Method;
+
+/// What a request asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// `GET /healthz`: liveness, unauthenticated.
+    Health,
+    /// `POST /v1/clients`: register a client.
+    RegisterClient,
+    /// `GET /v1/clients/{client_id}`: read a client.
+    GetClient,
+}
+
+/// Every route: method, path template (OpenAPI syntax), route.
+pub const ROUTES: &[(Method, &str, Route)] = &[
+    (Method::GET, "/healthz", Route::Health),
+    (Method::POST, "/v1/clients", Route::RegisterClient),
+    (Method::GET, "/v1/clients/{client_id}", Route::GetClient),
+];
+
+/// A matched route with its path parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Matched {
+    /// The route.
+    pub route: Route,
+    /// Path parameters by name.
+    pub params: Vec<(String, String)>,
+}
+
+impl Matched {
+    /// The value of path parameter `name`.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Why a request matched no route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoRoute {
+    /// No such path.
+    NotFound,
+    /// The path exists, not for this method.
+    MethodNotAllowed,
+}
+
+/// Path → (method → route), built once at init.
+pub struct Router {
+    inner: matchit::Router<Vec<(Method, Route)>>,
+}
+
+impl Router {
+    /// The router over [`ROUTES`].
+    pub fn new() -> Self {
+        let mut by_path: Vec<(&str, Vec<(Method, Route)>)> = Vec::new();
+        for (method, path, route) in ROUTES {
+            match by_path.iter_mut().find(|(p, _)| p == path) {
+                Some((_, methods)) => methods.push((method.clone(), *route)),
+                None => by_path.push((path, vec![(method.clone(), *route)])),
+            }
+        }
+        let mut inner = matchit::Router::new();
+        for (path, methods) in by_path {
+            // The table is a constant checked by tests; a bad template is a build-time bug.
+            if let Err(e) = inner.insert(path, methods) {
+                panic!("invalid route {path}: {e}");
+            }
+        }
+        Self { inner }
+    }
+
+    /// The route for `method` and `path`.
+    pub fn at(&self, method: &Method, path: &str) -> Result<Matched, NoRoute> {
+        let found = self.inner.at(path).map_err(|_| NoRoute::NotFound)?;
+        let route = found
+            .value
+            .iter()
+            .find(|(m, _)| m == method)
+            .map(|(_, r)| *r)
+            .ok_or(NoRoute::MethodNotAllowed)?;
+        Ok(Matched {
+            route,
+            params: found
+                .params
+                .iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+        })
+    }
+}
+
+impl Default for Router {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_methods_and_params_are_matched() {
+        let r = Router::new();
+        assert_eq!(r.at(&Method::GET, "/healthz").unwrap().route, Route::Health);
+        let m = r.at(&Method::GET, "/v1/clients/cli_1").unwrap();
+        assert_eq!(
+            (m.route, m.param("client_id")),
+            (Route::GetClient, Some("cli_1"))
+        );
+        assert_eq!(
+            r.at(&Method::DELETE, "/v1/clients"),
+            Err(NoRoute::MethodNotAllowed)
+        );
+        assert_eq!(r.at(&Method::GET, "/v2/nothing"), Err(NoRoute::NotFound));
+    }
+}
+
+#[cfg(test)]
+mod openapi {
+    use std::collections::BTreeSet;
+
+    use super::ROUTES;
+
+    const HTTP_METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+
+    fn documented() -> BTreeSet<(String, String)> {
+        let text = include_str!("../../../openapi.yaml");
+        let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).expect("openapi.yaml parses");
+        assert_eq!(doc["openapi"].as_str(), Some("3.1.0"));
+        let paths = doc["paths"].as_mapping().expect("paths");
+        let mut ops = BTreeSet::new();
+        for (path, item) in paths {
+            for (method, op) in item.as_mapping().expect("path item") {
+                let method = method.as_str().expect("method").to_owned();
+                if HTTP_METHODS.contains(&method.as_str()) {
+                    assert!(op["responses"].is_mapping(), "{method} {path:?} has no responses");
+                    ops.insert((method.to_uppercase(), path.as_str().expect("path").to_owned()));
+                }
+            }
+        }
+        ops
+    }
+
+    #[test]
+    fn every_served_route_is_documented_and_nothing_else_is() {
+        let served: BTreeSet<(String, String)> = ROUTES
+            .iter()
+            .map(|(m, p, _)| (m.as_str().to_owned(), (*p).to_owned()))
+            .collect();
+        assert_eq!(served, documented());
+    }
+}

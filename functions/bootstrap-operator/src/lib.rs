@@ -1,0 +1,140 @@
+//! The bootstrap of a deployment: the first operator client, with an active credential holding
+//! every operator scope. Runs once; a second run is a conflict and writes nothing.
+
+use std::collections::BTreeSet;
+
+use clavis_aws::dynamo::Repository;
+use clavis_core::client::{Client, ClientStatus, Environment, Tier};
+use clavis_core::credential::Credential;
+use clavis_core::ids::{ClientId, CredentialId};
+use clavis_core::lifecycle::{CredentialState, LifecycleEvent};
+use clavis_core::secret::{ClientSecret, SecretMode};
+use clavis_core::{Error, FieldViolation, UserError, scopes};
+use serde::{Deserialize, Serialize};
+use time::{Duration, OffsetDateTime};
+
+/// Longest lifetime of the bootstrap credential, in days.
+pub const MAX_TTL_DAYS: u32 = 90;
+/// Default lifetime of the bootstrap credential, in days.
+pub const DEFAULT_TTL_DAYS: u32 = 30;
+/// The actor recorded for the bootstrap.
+pub const ACTOR: &str = "bootstrap";
+
+/// What the invoker may choose; everything has a default (`{}` is a valid input).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BootstrapInput {
+    /// Name of the operator client (default `operator`).
+    pub name: Option<String>,
+    /// Environment (default from the stage: `prod` → prod, `staging` → staging, else dev).
+    pub environment: Option<Environment>,
+    /// Lifetime of the credential in days (default 30, at most 90).
+    pub ttl_days: Option<u32>,
+}
+
+/// The answer, shown once: the only time the secret leaves Clavis.
+#[derive(Debug, Serialize)]
+pub struct BootstrapOutput {
+    /// The operator client.
+    pub client_id: ClientId,
+    /// Its credential.
+    pub credential_id: CredentialId,
+    /// The secret; never stored, never logged.
+    pub client_secret: ClientSecret,
+    /// When the credential expires.
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
+/// The environment a stage's operator lives in.
+pub fn environment_of_stage(stage: &str) -> Environment {
+    match stage {
+        "prod" => Environment::Prod,
+        "staging" => Environment::Staging,
+        _ => Environment::Dev,
+    }
+}
+
+/// Creates the operator client and credential, or fails with a conflict if one exists.
+pub async fn bootstrap(
+    repo: &Repository,
+    stage: &str,
+    input: BootstrapInput,
+    now: OffsetDateTime,
+) -> Result<BootstrapOutput, Error> {
+    let ttl_days = input.ttl_days.unwrap_or(DEFAULT_TTL_DAYS);
+    if ttl_days == 0 || ttl_days > MAX_TTL_DAYS {
+        return Err(UserError::Invalid(vec![FieldViolation::new(
+            "ttl_days",
+            format!("must be 1 to {MAX_TTL_DAYS}"),
+        )])
+        .into());
+    }
+    let environment = input
+        .environment
+        .unwrap_or_else(|| environment_of_stage(stage));
+    let operator_scopes: BTreeSet<String> = scopes::ALL.iter().map(|s| (*s).to_owned()).collect();
+    let audiences = BTreeSet::from([scopes::CLAVIS_AUDIENCE.to_owned()]);
+    let client = Client {
+        client_id: ClientId::generate(),
+        name: input.name.unwrap_or_else(|| "operator".into()),
+        owner: ACTOR.into(),
+        environment,
+        tier: Tier::Privileged,
+        allowed_scopes: operator_scopes.clone(),
+        allowed_audiences: audiences.clone(),
+        status: ClientStatus::Active,
+        created_at: now,
+    };
+    let credential_id = CredentialId::generate();
+    let secret = ClientSecret::generate(credential_id, SecretMode::for_environment(environment))?;
+    let expires_at = now + Duration::days(i64::from(ttl_days));
+    let mut credential = Credential {
+        credential_id,
+        client_id: client.client_id,
+        status: CredentialState::Requested,
+        scopes: operator_scopes,
+        audiences,
+        issued_at: Some(now),
+        expires_at,
+        renew_after: Some(now + Duration::days(i64::from(ttl_days) * 2 / 3)),
+        policy_version: "bootstrap".into(),
+        request_id: None,
+        rotated_from: None,
+        rotated_to: None,
+        secret_hash: secret.hash(),
+    };
+    // The bootstrap is its own approval: policy cannot run before an operator exists.
+    credential
+        .apply(LifecycleEvent::Approve)
+        .map_err(UserError::from)?;
+    credential
+        .apply(LifecycleEvent::Activate)
+        .map_err(UserError::from)?;
+    repo.bootstrap_operator(&client, &credential, ACTOR).await?;
+    tracing::info!(client_id = %client.client_id, %credential_id, "operator bootstrapped");
+    Ok(BootstrapOutput {
+        client_id: client.client_id,
+        credential_id,
+        client_secret: secret,
+        expires_at,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stage_decides_the_default_environment() {
+        assert_eq!(environment_of_stage("prod"), Environment::Prod);
+        assert_eq!(environment_of_stage("staging"), Environment::Staging);
+        assert_eq!(environment_of_stage("local"), Environment::Dev);
+    }
+
+    #[test]
+    fn unknown_input_fields_are_refused() {
+        assert!(serde_json::from_str::<BootstrapInput>(r#"{"admin":true}"#).is_err());
+        assert!(serde_json::from_str::<BootstrapInput>("{}").is_ok());
+    }
+}

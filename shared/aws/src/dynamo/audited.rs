@@ -1,0 +1,209 @@
+//! Audited transactions: conditional state writes, the audit record and the chain head, committed
+//! together or not at all.
+//!
+//! The chain head item (`seq`, `hash`) is updated with a condition on the `seq` that was read, so
+//! two writers can never append the same link; the loser re-reads the head and tries again, while
+//! a failed business condition is answered at once as the user error its write names.
+
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use clavis_core::audit::{AuditEntry, AuditRecord, ChainHead};
+use clavis_core::ids::ClientId;
+use clavis_core::{Error, SystemFault, UserError};
+use time::OffsetDateTime;
+
+use super::Repository;
+use super::items::{self, Item};
+use super::keys;
+use crate::fault;
+
+/// How often a commit re-reads the chain head after losing a race for it.
+const CHAIN_ATTEMPTS: usize = 8;
+
+/// One conditional write of a change, and what its condition failing means to the caller.
+#[derive(Debug, Clone)]
+pub struct ConditionalWrite {
+    /// The write (Put/Update/Delete/ConditionCheck) with its condition.
+    pub item: TransactWriteItem,
+    /// The user error answered when the condition fails.
+    pub on_conflict: UserError,
+}
+
+/// A change to one client's state, with the audit entry that describes it.
+#[derive(Debug, Clone)]
+pub struct AuditedChange {
+    /// Whose audit chain records it.
+    pub client_id: ClientId,
+    /// The state writes.
+    pub writes: Vec<ConditionalWrite>,
+    /// What to record.
+    pub entry: AuditEntry,
+    /// When it happened.
+    pub at: OffsetDateTime,
+}
+
+impl Repository {
+    /// Commits the change with its audit record; returns the record.
+    pub async fn commit(&self, change: AuditedChange) -> Result<AuditRecord, Error> {
+        for _ in 0..CHAIN_ATTEMPTS {
+            let head = self.chain_head(&change.client_id).await?;
+            let record =
+                AuditRecord::append(&head, change.client_id, change.at, change.entry.clone());
+            let mut tx: Vec<TransactWriteItem> =
+                change.writes.iter().map(|w| w.item.clone()).collect();
+            tx.push(self.advance_head(&head, &record)?);
+            tx.push(self.put_audit(&record)?);
+            let result = self
+                .db
+                .transact_write_items()
+                .set_transact_items(Some(tx))
+                .send()
+                .await;
+            let Err(err) = result else {
+                return Ok(record);
+            };
+            let Some(TransactWriteItemsError::TransactionCanceledException(cancel)) =
+                err.as_service_error()
+            else {
+                return Err(fault::from_sdk("dynamodb", &err).into());
+            };
+            let codes: Vec<&str> = cancel
+                .cancellation_reasons()
+                .iter()
+                .map(|r| r.code().unwrap_or("None"))
+                .collect();
+            if let Some(i) = codes
+                .iter()
+                .take(change.writes.len())
+                .position(|c| *c == "ConditionalCheckFailed")
+            {
+                return Err(change.writes[i].on_conflict.clone().into());
+            }
+            let head_lost = codes.iter().skip(change.writes.len()).any(|c| *c != "None");
+            let contended = codes.contains(&"TransactionConflict");
+            if !(head_lost || contended) {
+                return Err(SystemFault::Unavailable {
+                    service: "dynamodb",
+                    detail: format!("transaction cancelled: {codes:?}"),
+                }
+                .into());
+            }
+        }
+        Err(SystemFault::Unavailable {
+            service: "dynamodb",
+            detail: "audit chain contention".into(),
+        }
+        .into())
+    }
+
+    /// The current head of a client's audit chain (genesis if it has none), read consistently.
+    pub async fn chain_head(&self, client_id: &ClientId) -> Result<ChainHead, Error> {
+        let out = self
+            .db
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(items::key(keys::chain_head(client_id))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| fault::from_sdk("dynamodb", &e))?;
+        let Some(item) = out.item else {
+            return Ok(ChainHead::genesis());
+        };
+        match (items::number(&item, "seq"), items::string(&item, "hash")) {
+            (Some(seq), Some(hash)) => Ok(ChainHead {
+                seq,
+                hash: hash.to_owned(),
+            }),
+            _ => Err(SystemFault::Internal(format!("corrupt chain head of {client_id}")).into()),
+        }
+    }
+
+    fn advance_head(
+        &self,
+        head: &ChainHead,
+        record: &AuditRecord,
+    ) -> Result<TransactWriteItem, SystemFault> {
+        let (pk, sk) = keys::chain_head(&record.client_id);
+        let item = if head.seq == 0 {
+            let mut item: Item = items::key((pk, sk));
+            item.insert(keys::ENTITY.into(), AttributeValue::S("audit_head".into()));
+            item.insert("seq".into(), AttributeValue::N(record.seq.to_string()));
+            item.insert("hash".into(), AttributeValue::S(record.hash.clone()));
+            TransactWriteItem::builder()
+                .put(
+                    Put::builder()
+                        .table_name(&self.table)
+                        .set_item(Some(item))
+                        .condition_expression("attribute_not_exists(pk)")
+                        .build()
+                        .map_err(build_fault)?,
+                )
+                .build()
+        } else {
+            TransactWriteItem::builder()
+                .update(
+                    Update::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(items::key((pk, sk))))
+                        .update_expression("SET #seq = :next, #hash = :hash")
+                        .condition_expression("#seq = :prev")
+                        .expression_attribute_names("#seq", "seq")
+                        .expression_attribute_names("#hash", "hash")
+                        .expression_attribute_values(
+                            ":prev",
+                            AttributeValue::N(head.seq.to_string()),
+                        )
+                        .expression_attribute_values(
+                            ":next",
+                            AttributeValue::N(record.seq.to_string()),
+                        )
+                        .expression_attribute_values(
+                            ":hash",
+                            AttributeValue::S(record.hash.clone()),
+                        )
+                        .build()
+                        .map_err(build_fault)?,
+                )
+                .build()
+        };
+        Ok(item)
+    }
+
+    fn put_audit(&self, record: &AuditRecord) -> Result<TransactWriteItem, SystemFault> {
+        let item: Item = serde_dynamo::to_item(record)
+            .map_err(|e| SystemFault::Internal(format!("cannot encode audit record: {e}")))?;
+        Ok(TransactWriteItem::builder()
+            .put(
+                Put::builder()
+                    .table_name(&self.audit_table)
+                    .set_item(Some(item))
+                    .condition_expression("attribute_not_exists(client_id)")
+                    .build()
+                    .map_err(build_fault)?,
+            )
+            .build())
+    }
+
+    /// Builds a conditional Put of a new item (fails if the key exists).
+    pub fn put_new(&self, item: Item, on_conflict: UserError) -> Result<ConditionalWrite, Error> {
+        Ok(ConditionalWrite {
+            item: TransactWriteItem::builder()
+                .put(
+                    Put::builder()
+                        .table_name(&self.table)
+                        .set_item(Some(item))
+                        .condition_expression("attribute_not_exists(pk)")
+                        .build()
+                        .map_err(build_fault)?,
+                )
+                .build(),
+            on_conflict,
+        })
+    }
+}
+
+/// A request the SDK refused to build is our bug, not the caller's.
+pub(crate) fn build_fault(e: aws_sdk_dynamodb::error::BuildError) -> SystemFault {
+    SystemFault::Internal(format!("cannot build DynamoDB request: {e}"))
+}

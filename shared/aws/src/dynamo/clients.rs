@@ -1,0 +1,148 @@
+//! Client items: register, read, change status.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
+use clavis_core::audit::{AuditEntry, AuditRecord};
+use clavis_core::client::{Client, ClientStatus};
+use clavis_core::ids::ClientId;
+use clavis_core::{Error, UserError};
+use time::OffsetDateTime;
+
+use super::audited::{AuditedChange, ConditionalWrite, build_fault};
+use super::items;
+use super::keys;
+use super::{Repository, Versioned};
+use crate::fault;
+
+/// Entity tag of client items.
+pub const ENTITY: &str = "client";
+
+impl Repository {
+    /// Stores a new client and its first audit record, or fails with a conflict if it exists.
+    pub async fn register_client(
+        &self,
+        client: &Client,
+        actor: &str,
+    ) -> Result<AuditRecord, Error> {
+        let item = items::to_item(client, keys::client(&client.client_id), ENTITY, 1)?;
+        let write = self.put_new(
+            item,
+            UserError::Conflict(format!("client {} already exists", client.client_id)),
+        )?;
+        self.commit(AuditedChange {
+            client_id: client.client_id,
+            writes: vec![write],
+            entry: registered_entry(client, actor),
+            at: client.created_at,
+        })
+        .await
+    }
+
+    /// Reads a client; `None` if it does not exist.
+    pub async fn get_client(
+        &self,
+        id: &ClientId,
+        consistent: bool,
+    ) -> Result<Option<Versioned<Client>>, Error> {
+        let out = self
+            .db
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(items::key(keys::client(id))))
+            .consistent_read(consistent)
+            .send()
+            .await
+            .map_err(|e| fault::from_sdk("dynamodb", &e))?;
+        let Some(item) = out.item else {
+            return Ok(None);
+        };
+        let (value, version) = items::from_item(item, ENTITY)?;
+        Ok(Some(Versioned { value, version }))
+    }
+
+    /// Changes a client's status if it is still at `expected_version`; conflict otherwise.
+    pub async fn set_client_status(
+        &self,
+        id: &ClientId,
+        expected_version: u64,
+        status: ClientStatus,
+        actor: &str,
+        at: OffsetDateTime,
+    ) -> Result<AuditRecord, Error> {
+        let status_name = match status {
+            ClientStatus::Active => "active",
+            ClientStatus::Suspended => "suspended",
+            ClientStatus::Revoked => "revoked",
+        };
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(items::key(keys::client(id))))
+            .update_expression("SET #status = :status, #version = :next")
+            .condition_expression("#version = :expected")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#version", keys::VERSION)
+            .expression_attribute_values(":status", AttributeValue::S(status_name.into()))
+            .expression_attribute_values(
+                ":expected",
+                AttributeValue::N(expected_version.to_string()),
+            )
+            .expression_attribute_values(
+                ":next",
+                AttributeValue::N((expected_version + 1).to_string()),
+            )
+            .build()
+            .map_err(build_fault)?;
+        self.commit(AuditedChange {
+            client_id: *id,
+            writes: vec![ConditionalWrite {
+                item: TransactWriteItem::builder().update(update).build(),
+                on_conflict: UserError::Conflict(format!(
+                    "client {id} changed since version {expected_version}, or does not exist"
+                )),
+            }],
+            entry: AuditEntry {
+                actor: actor.to_owned(),
+                action: format!("client.{status_name}"),
+                subject: id.to_string(),
+                detail: BTreeMap::from([(
+                    "version".to_owned(),
+                    (expected_version + 1).to_string(),
+                )]),
+            },
+            at,
+        })
+        .await
+    }
+}
+
+/// The audit entry of a client registration: every declared field, so the trail alone tells
+/// what was registered.
+pub(crate) fn registered_entry(client: &Client, actor: &str) -> AuditEntry {
+    let list = |set: &std::collections::BTreeSet<String>| {
+        set.iter().cloned().collect::<Vec<_>>().join(" ")
+    };
+    let environment = serde_json::to_value(client.environment)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let tier = serde_json::to_value(client.tier)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    AuditEntry {
+        actor: actor.to_owned(),
+        action: "client.registered".into(),
+        subject: client.client_id.to_string(),
+        detail: BTreeMap::from([
+            ("name".to_owned(), client.name.clone()),
+            ("environment".to_owned(), environment),
+            ("tier".to_owned(), tier),
+            ("allowed_scopes".to_owned(), list(&client.allowed_scopes)),
+            (
+                "allowed_audiences".to_owned(),
+                list(&client.allowed_audiences),
+            ),
+        ]),
+    }
+}

@@ -1,0 +1,32 @@
+//! Key layout of the single table. One place decides every `pk`/`sk`.
+
+use clavis_core::ids::{ClientId, CredentialId};
+
+/// Partition key attribute.
+pub const PK: &str = "pk";
+/// Sort key attribute.
+pub const SK: &str = "sk";
+/// Optimistic-concurrency version attribute.
+pub const VERSION: &str = "version";
+/// Entity kind attribute, for humans reading the table.
+pub const ENTITY: &str = "entity";
+
+/// Key of a client item.
+pub fn client(id: &ClientId) -> (String, String) {
+    (format!("CLIENT#{id}"), "CLIENT".into())
+}
+
+/// Key of a client's audit chain head.
+pub fn chain_head(id: &ClientId) -> (String, String) {
+    (format!("CLIENT#{id}"), "AUDIT_HEAD".into())
+}
+
+/// Key of a credential item.
+pub fn credential(id: &CredentialId) -> (String, String) {
+    (format!("CREDENTIAL#{id}"), "CREDENTIAL".into())
+}
+
+/// Key of the marker that says the first operator exists.
+pub fn bootstrap_marker() -> (String, String) {
+    ("BOOTSTRAP".into(), "OPERATOR".into())
+}

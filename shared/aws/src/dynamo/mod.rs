@@ -1,0 +1,74 @@
+//! The DynamoDB repository: one single table for state, one append-only audit table.
+//!
+//! Every state change commits in one `TransactWriteItems` together with its audit record and the
+//! client's chain head ([`audited`]), so there is no change without its record. Items carry a
+//! `version` attribute for optimistic concurrency.
+
+pub mod audited;
+pub mod clients;
+pub mod credentials;
+pub mod items;
+pub mod keys;
+pub mod trail;
+
+use aws_sdk_dynamodb::Client as DynamoDb;
+
+/// DynamoDB access for Clavis: the state table and the audit table.
+#[derive(Debug, Clone)]
+pub struct Repository {
+    pub(crate) db: DynamoDb,
+    pub(crate) table: String,
+    pub(crate) audit_table: String,
+}
+
+impl Repository {
+    /// A repository over `table` and `audit_table`.
+    pub fn new(db: DynamoDb, table: impl Into<String>, audit_table: impl Into<String>) -> Self {
+        Self {
+            db,
+            table: table.into(),
+            audit_table: audit_table.into(),
+        }
+    }
+
+    /// The state table's name.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// The audit table's name.
+    pub fn audit_table(&self) -> &str {
+        &self.audit_table
+    }
+
+    /// The underlying client, for adapters that add their own item kinds.
+    pub fn dynamodb(&self) -> &DynamoDb {
+        &self.db
+    }
+}
+
+/// A stored value with its optimistic-concurrency version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Versioned<T> {
+    /// The value.
+    pub value: T,
+    /// Incremented by every committed change; a write names the version it read.
+    pub version: u64,
+}
+
+impl Repository {
+    /// One cheap read during init, so the first real request does not pay the connection
+    /// (and, in AWS, the TLS handshake). Failures are only logged: the request path reports them.
+    pub async fn warm_up(&self) {
+        let result = self
+            .db
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(items::key(keys::bootstrap_marker())))
+            .send()
+            .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(&e), "warm-up read failed");
+        }
+    }
+}

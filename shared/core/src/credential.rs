@@ -1,0 +1,104 @@
+//! Credentials: one client's right to obtain tokens, with its place in the lifecycle.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::ids::{ClientId, CredentialId, RequestId};
+use crate::lifecycle::{CredentialState, IllegalTransition, LifecycleEvent, transition};
+use crate::secret::SecretHash;
+
+/// A credential as stored: never the secret, only its hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Credential {
+    /// Its id; also embedded in its secret.
+    pub credential_id: CredentialId,
+    /// The client it belongs to.
+    pub client_id: ClientId,
+    /// Lifecycle state.
+    pub status: CredentialState,
+    /// Scopes its tokens may carry (a subset of the client's).
+    pub scopes: BTreeSet<String>,
+    /// Audiences its tokens may target (a subset of the client's).
+    pub audiences: BTreeSet<String>,
+    /// When it became usable.
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub issued_at: Option<OffsetDateTime>,
+    /// When it stops being usable.
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    /// From when a successor should be issued.
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub renew_after: Option<OffsetDateTime>,
+    /// Version of the policy that allowed it.
+    pub policy_version: String,
+    /// The issuance request that created it, if any (the bootstrap credential has none).
+    #[serde(default)]
+    pub request_id: Option<RequestId>,
+    /// The credential this one replaced.
+    #[serde(default)]
+    pub rotated_from: Option<CredentialId>,
+    /// The credential that replaced this one.
+    #[serde(default)]
+    pub rotated_to: Option<CredentialId>,
+    /// SHA-256 of the secret.
+    pub secret_hash: SecretHash,
+}
+
+impl Credential {
+    /// Applies a lifecycle event, or refuses it without changing anything.
+    pub fn apply(&mut self, event: LifecycleEvent) -> Result<CredentialState, IllegalTransition> {
+        self.status = transition(self.status, event)?;
+        Ok(self.status)
+    }
+
+    /// Whether the credential may authenticate at `now`: active and not past its expiry.
+    pub fn is_usable_at(&self, now: OffsetDateTime) -> bool {
+        self.status == CredentialState::Active && now < self.expires_at
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::{ClientSecret, SecretMode};
+    use time::Duration;
+
+    fn active(expires_in: Duration) -> Credential {
+        let id = CredentialId::generate();
+        let secret = ClientSecret::generate(id, SecretMode::Test).unwrap();
+        Credential {
+            credential_id: id,
+            client_id: ClientId::generate(),
+            status: CredentialState::Active,
+            scopes: BTreeSet::new(),
+            audiences: BTreeSet::new(),
+            issued_at: Some(OffsetDateTime::UNIX_EPOCH),
+            expires_at: OffsetDateTime::UNIX_EPOCH + expires_in,
+            renew_after: None,
+            policy_version: "test".into(),
+            request_id: None,
+            rotated_from: None,
+            rotated_to: None,
+            secret_hash: secret.hash(),
+        }
+    }
+
+    #[test]
+    fn an_expired_or_revoked_credential_is_not_usable() {
+        let now = OffsetDateTime::UNIX_EPOCH + Duration::hours(1);
+        assert!(active(Duration::hours(2)).is_usable_at(now));
+        assert!(!active(Duration::minutes(30)).is_usable_at(now));
+        let mut revoked = active(Duration::hours(2));
+        revoked.apply(LifecycleEvent::Revoke).unwrap();
+        assert!(!revoked.is_usable_at(now));
+    }
+
+    #[test]
+    fn a_refused_event_changes_nothing() {
+        let mut c = active(Duration::hours(1));
+        assert!(c.apply(LifecycleEvent::Approve).is_err());
+        assert_eq!(c.status, CredentialState::Active);
+    }
+}

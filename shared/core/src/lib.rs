@@ -1,0 +1,19 @@
+//! clavis-core: the pure domain of Clavis. No AWS, no I/O.
+//!
+//! Ids, clients, credentials and their lifecycle state machine, the secret format, the audit
+//! hash chain and the error taxonomy. Everything here is deterministic given its inputs (time and
+//! randomness are passed in or drawn from the OS explicitly), so it is tested exhaustively.
+
+pub mod audit;
+pub mod client;
+pub mod credential;
+pub mod error;
+pub mod ids;
+pub mod jwk;
+pub mod lifecycle;
+pub mod request;
+pub mod revocation;
+pub mod scopes;
+pub mod secret;
+
+pub use error::{Error, FieldViolation, Result, SystemFault, UserError};

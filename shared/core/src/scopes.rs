@@ -1,0 +1,18 @@
+//! Operator scopes: what a caller of the operator API may do (DESIGN §5).
+
+/// Register and manage clients.
+pub const ADMIN: &str = "clavis.admin";
+/// Request credentials for clients.
+pub const ISSUER: &str = "clavis.issuer";
+/// Approve or deny held issuances.
+pub const APPROVER: &str = "clavis.approver";
+/// Revoke credentials and clients.
+pub const REVOKER: &str = "clavis.revoker";
+/// Read and export the audit trail.
+pub const AUDITOR: &str = "clavis.auditor";
+
+/// Every operator scope: what the bootstrap operator holds.
+pub const ALL: [&str; 5] = [ADMIN, ISSUER, APPROVER, REVOKER, AUDITOR];
+
+/// The audience of credentials that call Clavis itself.
+pub const CLAVIS_AUDIENCE: &str = "clavis";

@@ -1,0 +1,116 @@
+//! Strict JSON request bodies: media type, size limit, well-formedness, then schema.
+//!
+//! Each failure is its own user error: 415 for a non-JSON media type, 413 past the limit, 400
+//! for malformed JSON, 422 (naming the field) for unknown, missing or mistyped fields.
+
+use clavis_core::{FieldViolation, UserError};
+use lambda_http::Body;
+use lambda_http::http::HeaderMap;
+use lambda_http::http::header::CONTENT_TYPE;
+use serde::de::DeserializeOwned;
+
+/// Default limit for request bodies.
+pub const DEFAULT_LIMIT: usize = 16 * 1024;
+
+/// Parses a JSON body into `T`, refusing anything that is not exactly a valid `T`.
+pub fn parse_json<T: DeserializeOwned>(
+    headers: &HeaderMap,
+    body: &Body,
+    limit: usize,
+) -> Result<T, UserError> {
+    let is_json = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|m| m.trim().eq_ignore_ascii_case("application/json"))
+        .unwrap_or(false);
+    if !is_json {
+        return Err(UserError::UnsupportedMediaType);
+    }
+    let bytes: &[u8] = body.as_ref();
+    if bytes.len() > limit {
+        return Err(UserError::PayloadTooLarge { limit });
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(UserError::MalformedBody("the body is empty".into()));
+    }
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.is_data() {
+            let field = if path == "." { "body".to_owned() } else { path };
+            UserError::Invalid(vec![FieldViolation::new(field, describe(&inner))])
+        } else {
+            UserError::MalformedBody(format!(
+                "invalid JSON at line {} column {}",
+                inner.line(),
+                inner.column()
+            ))
+        }
+    })?;
+    Ok(value)
+}
+
+/// serde's message without its position suffix (the field path says where).
+fn describe(err: &serde_json::Error) -> String {
+    let text = err.to_string();
+    match text.rfind(" at line ") {
+        Some(i) => text[..i].to_owned(),
+        None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_http::http::HeaderValue;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Thing {
+        name: String,
+        count: u8,
+    }
+
+    fn json_headers() -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
+        h
+    }
+
+    fn parse(body: &str) -> Result<Thing, UserError> {
+        parse_json(&json_headers(), &Body::Text(body.into()), 64)
+    }
+
+    #[test]
+    fn each_failure_gets_its_own_error() {
+        assert_eq!(parse("{\"name\":").unwrap_err().code(), "malformed-body");
+        assert_eq!(parse("").unwrap_err().code(), "malformed-body");
+        let unknown = parse(r#"{"name":"a","count":1,"extra":2}"#).unwrap_err();
+        assert_eq!(unknown.code(), "invalid-request");
+        assert!(unknown.violations()[0].reason.contains("extra"));
+        let wrong = parse(r#"{"name":"a","count":999}"#).unwrap_err();
+        assert_eq!(wrong.violations()[0].field, "count");
+        let missing = parse(r#"{"name":"a"}"#).unwrap_err();
+        assert!(missing.violations()[0].reason.contains("count"));
+        let big = format!(r#"{{"name":"{}","count":1}}"#, "a".repeat(100));
+        assert_eq!(parse(&big).unwrap_err().code(), "payload-too-large");
+        assert!(parse(r#"{"name":"a","count":1}"#).is_ok());
+    }
+
+    #[test]
+    fn other_media_types_are_refused() {
+        let mut h = HeaderMap::new();
+        h.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        let err = parse_json::<Thing>(&h, &Body::Text("{}".into()), 64).unwrap_err();
+        assert_eq!(err.code(), "unsupported-media-type");
+        let err = parse_json::<Thing>(&HeaderMap::new(), &Body::Text("{}".into()), 64).unwrap_err();
+        assert_eq!(err.code(), "unsupported-media-type");
+    }
+}

@@ -1,0 +1,84 @@
+//! Settings every function reads from its environment (set in `template.yaml` Globals).
+
+use clavis_core::SystemFault;
+
+/// The resources a Clavis function may touch, by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// Deployment stage (`dev`, `prod`, `local`…).
+    pub stage: String,
+    /// The state table.
+    pub table_name: String,
+    /// The audit table.
+    pub audit_table_name: String,
+    /// The ES256 signing key (id or ARN).
+    pub signing_key_id: String,
+    /// The symmetric key for secret pickup copies (id or ARN).
+    pub secrets_key_id: String,
+    /// The event bus.
+    pub event_bus_name: String,
+    /// Where unpublishable events go.
+    pub events_dlq_url: String,
+    /// Where failed workflow inputs go.
+    pub workflow_dlq_url: String,
+}
+
+impl Settings {
+    /// Reads every setting; names each missing variable.
+    pub fn from_env() -> Result<Self, SystemFault> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads every setting from `lookup` (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SystemFault> {
+        let mut missing = Vec::new();
+        let mut get = |name: &'static str| {
+            lookup(name).filter(|v| !v.is_empty()).unwrap_or_else(|| {
+                missing.push(name);
+                String::new()
+            })
+        };
+        let settings = Self {
+            stage: get("CLAVIS_STAGE"),
+            table_name: get("TABLE_NAME"),
+            audit_table_name: get("AUDIT_TABLE_NAME"),
+            signing_key_id: get("SIGNING_KEY_ID"),
+            secrets_key_id: get("SECRETS_KEY_ID"),
+            event_bus_name: get("EVENT_BUS_NAME"),
+            events_dlq_url: get("EVENTS_DLQ_URL"),
+            workflow_dlq_url: get("WORKFLOW_DLQ_URL"),
+        };
+        if missing.is_empty() {
+            Ok(settings)
+        } else {
+            Err(SystemFault::Misconfigured(format!(
+                "missing environment variables: {}",
+                missing.join(", ")
+            )))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_missing_variable_is_named() {
+        let err = Settings::from_lookup(|name| {
+            (name != "TABLE_NAME" && name != "EVENT_BUS_NAME").then(|| "x".to_owned())
+        })
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("TABLE_NAME") && text.contains("EVENT_BUS_NAME"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_complete_environment_is_read() {
+        let s = Settings::from_lookup(|name| Some(name.to_lowercase())).unwrap();
+        assert_eq!(s.table_name, "table_name");
+    }
+}

@@ -1,0 +1,13 @@
+//! clavis-lambda: what every Clavis function shares at runtime.
+//!
+//! Settings from the environment ([`config`]), JSON logs ([`telemetry`]), the mapping of core
+//! errors to RFC 9457 problem responses ([`problem`]) and to Lambda/Step Functions error names
+//! ([`diagnostic`]), and strict JSON request bodies ([`body`]).
+
+pub mod body;
+pub mod config;
+pub mod diagnostic;
+pub mod problem;
+pub mod telemetry;
+
+pub use diagnostic::FunctionError;
