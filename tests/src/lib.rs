@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
@@ -127,8 +128,7 @@ pub async fn snapshot(table: &str) -> Vec<String> {
             .await
             .expect("scan");
         for item in out.items.unwrap_or_default() {
-            let sorted: BTreeMap<_, _> = item.into_iter().collect();
-            items.push(format!("{sorted:?}"));
+            items.push(canonical_map(&item));
         }
         match out.last_evaluated_key {
             Some(k) if !k.is_empty() => start = Some(k),
@@ -137,6 +137,21 @@ pub async fn snapshot(table: &str) -> Vec<String> {
     }
     items.sort();
     items
+}
+
+/// A map of attributes printed with its keys sorted, at every depth (DynamoDB maps are
+/// unordered, so `Debug` of the SDK's `HashMap` is not stable).
+fn canonical_map(map: &std::collections::HashMap<String, AttributeValue>) -> String {
+    let sorted: BTreeMap<_, _> = map.iter().map(|(k, v)| (k, canonical(v))).collect();
+    format!("{sorted:?}")
+}
+
+fn canonical(value: &AttributeValue) -> String {
+    match value {
+        AttributeValue::M(m) => canonical_map(m),
+        AttributeValue::L(l) => format!("{:?}", l.iter().map(canonical).collect::<Vec<_>>()),
+        other => format!("{other:?}"),
+    }
 }
 
 /// Invokes a function through the local cloud's Lambda API (and so through its bridge).
@@ -179,4 +194,41 @@ pub fn function_name(binary: &str) -> String {
         .find(|(_, bin)| bin.as_str() == binary)
         .map(|(name, _)| name.clone())
         .unwrap_or_else(|| panic!("no function serves {binary}"))
+}
+
+/// Waits (up to 10 s) for a message on `queue_url` whose body satisfies `wanted`, deletes it
+/// and returns it. Other messages are left for their own tests.
+pub async fn await_message(
+    queue_url: &str,
+    wanted: impl Fn(&str) -> bool,
+) -> aws_sdk_sqs::types::Message {
+    let sqs = aws_sdk_sqs::Client::new(&sdk().await);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let out = sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .message_attribute_names("All")
+            .visibility_timeout(1)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .expect("receive");
+        for m in out.messages.unwrap_or_default() {
+            if m.body().is_some_and(&wanted) {
+                sqs.delete_message()
+                    .queue_url(queue_url)
+                    .receipt_handle(m.receipt_handle().unwrap_or_default())
+                    .send()
+                    .await
+                    .expect("delete");
+                return m;
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no wanted message on {queue_url} within 10 s"
+        );
+    }
 }

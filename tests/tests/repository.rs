@@ -6,11 +6,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use aws_sdk_dynamodb::types::AttributeValue;
 use clavis_aws::dynamo::audited::AuditedChange;
 use clavis_aws::dynamo::items;
-use clavis_core::audit::{AuditEntry, ChainBreak, verify_chain};
+use clavis_core::audit::{AuditEntry, ChainBreak, ChainHead, verify_chain};
 use clavis_core::client::{Client, ClientStatus, Environment, Tier};
 use clavis_core::ids::ClientId;
 use clavis_core::{Error, UserError};
-use clavis_tests::{repository, sdk, snapshot, stack};
+use clavis_tests::{repository, sdk, stack};
 use time::OffsetDateTime;
 
 fn client() -> Client {
@@ -100,8 +100,7 @@ async fn a_cancelled_transaction_leaves_nothing_behind() {
     let repo = repository().await;
     let existing = client();
     repo.register_client(&existing, "tests").await.unwrap();
-    let before = snapshot(&stack().table_name).await;
-    let audit_before = snapshot(&stack().audit_table_name).await;
+    let existing_before = repo.get_client(&existing.client_id, true).await.unwrap();
 
     // A fresh client item that could be written, plus a second Put of the existing one: the
     // second condition fails, so the first write and the audit record must not land either.
@@ -148,14 +147,28 @@ async fn a_cancelled_transaction_leaves_nothing_behind() {
         err,
         Error::User(UserError::Conflict("existing exists".into()))
     );
+    // Neither the fresh item, nor its chain head, nor its audit record landed; the existing
+    // client is untouched. (Other tests write concurrently, so whole-table snapshots would lie.)
     assert!(
         repo.get_client(&fresh.client_id, true)
             .await
             .unwrap()
             .is_none()
     );
-    assert_eq!(snapshot(&stack().table_name).await, before);
-    assert_eq!(snapshot(&stack().audit_table_name).await, audit_before);
+    assert_eq!(
+        repo.chain_head(&fresh.client_id).await.unwrap(),
+        ChainHead::genesis()
+    );
+    assert!(
+        repo.audit_trail(&fresh.client_id, 0)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        repo.get_client(&existing.client_id, true).await.unwrap(),
+        existing_before
+    );
 }
 
 #[tokio::test]

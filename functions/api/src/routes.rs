@@ -126,7 +126,9 @@ mod openapi {
 
     use super::ROUTES;
 
-    const HTTP_METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+    const HTTP_METHODS: [&str; 8] = [
+        "get", "put", "post", "delete", "options", "head", "patch", "trace",
+    ];
 
     fn documented() -> BTreeSet<(String, String)> {
         let text = include_str!("../../../openapi.yaml");
@@ -138,8 +140,14 @@ mod openapi {
             for (method, op) in item.as_mapping().expect("path item") {
                 let method = method.as_str().expect("method").to_owned();
                 if HTTP_METHODS.contains(&method.as_str()) {
-                    assert!(op["responses"].is_mapping(), "{method} {path:?} has no responses");
-                    ops.insert((method.to_uppercase(), path.as_str().expect("path").to_owned()));
+                    assert!(
+                        op["responses"].is_mapping(),
+                        "{method} {path:?} has no responses"
+                    );
+                    ops.insert((
+                        method.to_uppercase(),
+                        path.as_str().expect("path").to_owned(),
+                    ));
                 }
             }
         }

@@ -56,3 +56,71 @@ where
 {
     err.code() == Some(code)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_dynamodb::error::{ConnectorError, ErrorMetadata};
+    use aws_sdk_dynamodb::operation::get_item::GetItemError;
+    use aws_smithy_runtime_api::http::{Response, StatusCode};
+    use aws_smithy_types::body::SdkBody;
+
+    type Err = SdkError<GetItemError, Response>;
+
+    fn service(code: &str, status: u16) -> Err {
+        let meta = ErrorMetadata::builder().code(code).build();
+        let raw = Response::new(StatusCode::try_from(status).unwrap(), SdkBody::empty());
+        SdkError::service_error(GetItemError::generic(meta), raw)
+    }
+
+    #[test]
+    fn throttling_is_a_throttled_fault() {
+        for code in [
+            "ThrottlingException",
+            "ProvisionedThroughputExceededException",
+        ] {
+            assert_eq!(
+                from_sdk("dynamodb", &service(code, 400)),
+                SystemFault::Throttled {
+                    service: "dynamodb"
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn server_errors_are_unavailable_with_their_code() {
+        let fault = from_sdk("dynamodb", &service("InternalServerError", 500));
+        assert_eq!(
+            fault,
+            SystemFault::Unavailable {
+                service: "dynamodb",
+                detail: "InternalServerError".into()
+            }
+        );
+        assert_eq!(fault.http_status(), 503);
+    }
+
+    #[test]
+    fn timeouts_and_unreachable_endpoints_are_faults() {
+        let timeout: Err = SdkError::timeout_error("slow");
+        assert_eq!(
+            from_sdk("kms", &timeout),
+            SystemFault::Timeout { service: "kms" }
+        );
+        let refused: Err = SdkError::dispatch_failure(ConnectorError::io(Box::new(
+            std::io::Error::from(std::io::ErrorKind::ConnectionRefused),
+        )));
+        assert!(matches!(
+            from_sdk("kms", &refused),
+            SystemFault::Unavailable { service: "kms", .. }
+        ));
+    }
+
+    #[test]
+    fn codes_are_read_from_service_errors() {
+        let err = service("ConditionalCheckFailedException", 400);
+        assert!(has_code(&err, "ConditionalCheckFailedException"));
+        assert!(!has_code(&err, "ThrottlingException"));
+    }
+}

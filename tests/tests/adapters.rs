@@ -1,13 +1,13 @@
-//! KMS signing and encryption, and EventBridge delivery, against the local cloud.
+//! The KMS, EventBridge and SQS adapters against the local cloud.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clavis_aws::events::{EventPublisher, OutboundEvent};
 use clavis_aws::kms::{EncryptionContext, Kms};
-use clavis_tests::{sdk, stack};
+use clavis_aws::sqs::QueueSender;
+use clavis_tests::{await_message, sdk, stack};
 use p256::ecdsa::signature::Verifier;
 use p256::ecdsa::{Signature, VerifyingKey};
 use p256::elliptic_curve::sec1::EncodedPoint;
@@ -72,30 +72,37 @@ async fn an_event_put_on_the_bus_arrives_in_the_subscriber_queue() {
         .await
         .unwrap();
 
-    let sqs = aws_sdk_sqs::Client::new(&config);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let out = sqs
-            .receive_message()
-            .queue_url(&s.subscriber_queue_url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(1)
-            .send()
-            .await
-            .unwrap();
-        for m in out.messages.unwrap_or_default() {
-            let body: serde_json::Value = serde_json::from_str(m.body().unwrap_or("{}")).unwrap();
-            if body["detail"]["event_id"] == marker.as_str() {
-                assert_eq!(body["source"], "clavis");
-                assert_eq!(body["detail-type"], "Credential Revoked");
-                return;
-            }
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "event {marker} never arrived"
-        );
-    }
+    let m = await_message(&s.subscriber_queue_url, |body| body.contains(&marker)).await;
+    let body: serde_json::Value = serde_json::from_str(m.body().unwrap_or("{}")).unwrap();
+    assert_eq!(body["detail"]["event_id"], marker.as_str());
+    assert_eq!(body["source"], "clavis");
+    assert_eq!(body["detail-type"], "Credential Revoked");
+}
+
+#[tokio::test]
+async fn a_dead_letter_keeps_its_body_and_error_type() {
+    let config = sdk().await;
+    let queue = stack()
+        .queues
+        .iter()
+        .find(|(name, _)| name.contains("workflow-dlq") || name.contains("WorkflowDlq"))
+        .map(|(_, url)| url.clone())
+        .expect("workflow DLQ");
+    let marker = ulid_like();
+    let body =
+        json!({"input": {"request_id": marker}, "error": "Clavis.Transient.timeout"}).to_string();
+    QueueSender::new(aws_sdk_sqs::Client::new(&config))
+        .send(&queue, &body, Some("Clavis.Transient.timeout"))
+        .await
+        .unwrap();
+
+    let m = await_message(&queue, |b| b.contains(&marker)).await;
+    assert_eq!(m.body(), Some(body.as_str()));
+    let kind = m.message_attributes().and_then(|a| a.get("error_type"));
+    assert_eq!(
+        kind.and_then(|v| v.string_value()),
+        Some("Clavis.Transient.timeout")
+    );
 }
 
 fn ulid_like() -> String {

@@ -1,0 +1,184 @@
+#!/usr/bin/env python3
+"""Provisions template.yaml into the local AWS endpoint (moto), through the service APIs.
+
+The SAM template is translated offline (aws-sam-translator), then every resource is created
+(or found and reused: idempotent) in dependency order with intrinsics resolved. Types that
+have no local meaning are skipped and logged. Writes to $CLAVIS_LOCAL_DIR:
+  functions.json  function name -> cargo bin (read by the moto bridge)
+  lambda.env      environment for cargo lambda watch (the functions' variables + endpoint)
+  resources.json  what was created: refs and attributes by logical id, skipped resources
+
+    env CLAVIS_LOCAL_DIR (.local/dev), MOTO_PORT (5050), CLAVIS_STAGE (local),
+        CLAVIS_LOCAL_REGION (us-east-1); argument: template path (template.yaml)
+"""
+
+import copy
+import json
+import os
+import sys
+from pathlib import Path
+
+from provisioning import compute, data, events, keys
+from provisioning.cloud import Cloud
+from provisioning.intrinsics import Stack, references
+from provisioning.translate import load_template, translate
+
+ROOT = Path(__file__).resolve().parents[2]
+
+CREATE = {
+    "AWS::DynamoDB::Table": data.table,
+    "AWS::SQS::Queue": data.queue,
+    "AWS::SQS::QueuePolicy": data.queue_policy,
+    "AWS::KMS::Key": keys.key,
+    "AWS::KMS::Alias": keys.alias,
+    "AWS::Events::EventBus": events.bus,
+    "AWS::Events::Rule": events.rule,
+    "AWS::IAM::Role": compute.role,
+    "AWS::Lambda::Function": compute.function,
+    "AWS::StepFunctions::StateMachine": compute.state_machine,
+}
+
+# No local meaning, or harmful in moto (event source mappings deliver synchronously and drop
+# records: the local cloud polls streams and queues itself instead).
+SKIP = {
+    "AWS::ApiGatewayV2::Api": "served by cargo lambda watch as a function URL",
+    "AWS::ApiGatewayV2::Stage": "served by cargo lambda watch as a function URL",
+    "AWS::ApiGateway::RestApi": "served by cargo lambda watch as a function URL",
+    "AWS::Lambda::Permission": "moto does not enforce resource policies",
+    "AWS::CloudWatch::Alarm": "no metrics locally",
+    "AWS::Logs::LogGroup": "function logs go to $CLAVIS_LOCAL_DIR/logs",
+    "AWS::Lambda::EventSourceMapping": "local pollers deliver stream/queue batches instead",
+}
+
+
+class Skipped(dict):
+    """Ref/GetAtt values of a skipped resource: recognisable placeholders."""
+
+    def __init__(self, logical_id: str):
+        super().__init__()
+        self.logical_id = logical_id
+
+    def __missing__(self, attribute: str) -> str:
+        return f"local-skipped:{self.logical_id}.{attribute}"
+
+
+def creation_order(resources: dict) -> list[str]:
+    """Logical ids, each after everything it refers to."""
+    deps = {
+        lid: (references(res.get("Properties", {})) | set(_as_list(res.get("DependsOn")))) & resources.keys()
+        for lid, res in resources.items()
+    }
+    order: list[str] = []
+    visiting: set[str] = set()
+
+    def visit(lid: str) -> None:
+        if lid in order:
+            return
+        if lid in visiting:
+            raise ValueError(f"circular reference through {lid}")
+        visiting.add(lid)
+        for dep in sorted(deps[lid]):
+            visit(dep)
+        visiting.discard(lid)
+        order.append(lid)
+
+    for lid in resources:
+        visit(lid)
+    return order
+
+
+def _as_list(value) -> list:
+    return [] if value is None else value if isinstance(value, list) else [value]
+
+
+def provision(cloud: Cloud, cfn: dict) -> dict:
+    stack = cloud.stack
+    created, skipped = {}, {}
+    for lid in creation_order(cfn["Resources"]):
+        resource = cfn["Resources"][lid]
+        rtype = resource["Type"]
+        if "Condition" in resource and not stack.condition(resource["Condition"]):
+            cloud.log(f"{lid}: condition {resource['Condition']} is false, not created")
+            continue
+        if rtype in SKIP:
+            stack.refs[lid], stack.attrs[lid] = f"local-skipped:{lid}", Skipped(lid)
+            skipped[lid] = rtype
+            cloud.log(f"{lid}: skipped {rtype} ({SKIP[rtype]})")
+            continue
+        if rtype not in CREATE:
+            raise SystemExit(f"provision: {lid}: {rtype} has no local provisioner; add one or to SKIP")
+        props = stack.resolve(resource.get("Properties", {}))
+        ref, attrs = CREATE[rtype](cloud, lid, props)
+        stack.refs[lid], stack.attrs[lid] = ref, attrs
+        created[lid] = {"type": rtype, "ref": ref, "attrs": attrs}
+        if rtype == "AWS::Lambda::Function":
+            created[lid]["environment"] = props.get("Environment", {}).get("Variables", {})
+    return {"resources": created, "skipped": skipped}
+
+
+def lambda_env(cloud: Cloud, created: dict) -> dict[str, str]:
+    """One environment for every function (cargo lambda watch has one): their union."""
+    env: dict[str, str] = {}
+    for lid, res in created.items():
+        for key, value in res.get("environment", {}).items():
+            if key in env and env[key] != str(value):
+                cloud.log(f"warning: {key} differs between functions; {lid} wins locally")
+            env[key] = str(value)
+    env.update(
+        AWS_ENDPOINT_URL=cloud.endpoint_url,
+        AWS_REGION=cloud.region,
+        AWS_DEFAULT_REGION=cloud.region,
+        AWS_ACCESS_KEY_ID="test",
+        AWS_SECRET_ACCESS_KEY="test",
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    return env
+
+
+def write(path: Path, text: str, mode: int = 0o644) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    tmp.chmod(mode)
+    tmp.replace(path)
+
+
+def main() -> None:
+    template_path = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "template.yaml"
+    local_dir = Path(os.environ.get("CLAVIS_LOCAL_DIR", ROOT / ".local/dev"))
+    local_dir.mkdir(parents=True, exist_ok=True)
+    region = os.environ.get("CLAVIS_LOCAL_REGION", "us-east-1")
+    endpoint = f"http://127.0.0.1:{os.environ.get('MOTO_PORT', '5050')}"
+    parameters = {"Stage": os.environ.get("CLAVIS_STAGE", "local")}
+
+    sam = load_template(template_path)
+    binaries = {
+        lid: res["Metadata"]["BuildProperties"]["Binary"]
+        for lid, res in sam["Resources"].items()
+        if res["Type"] == "AWS::Serverless::Function"
+        and res.get("Metadata", {}).get("BuildProperties", {}).get("Binary")
+    }
+    cfn, local_paths = translate(copy.deepcopy(sam), parameters, region)
+
+    probe = Cloud(endpoint, region, Stack(cfn, parameters, region, "000000000000"), ROOT)
+    cloud = Cloud(endpoint, region, Stack(cfn, parameters, region, probe.account), ROOT)
+    cloud.local_paths = local_paths
+    facts = provision(cloud, cfn)
+
+    functions = {
+        res["ref"]: binaries[lid]
+        for lid, res in facts["resources"].items()
+        if res["type"] == "AWS::Lambda::Function" and lid in binaries
+    }
+    env = lambda_env(cloud, facts["resources"])
+    facts.update(
+        stage=parameters["Stage"], region=region, account=cloud.account,
+        endpoint_url=endpoint, functions=functions,
+    )
+    write(local_dir / "functions.json", json.dumps(functions, indent=2) + "\n")
+    write(local_dir / "lambda.env", "".join(f"{k}={v}\n" for k, v in env.items()), 0o600)
+    write(local_dir / "resources.json", json.dumps(facts, indent=2, default=str) + "\n")
+    cloud.log(f"{len(facts['resources'])} resources ready, {len(facts['skipped'])} skipped")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Provisioning of the local cloud from template.yaml (see infra/local/provision.py)."""
