@@ -47,15 +47,35 @@ pub struct Stack {
     pub functions: BTreeMap<String, String>,
 }
 
+/// Where the stack under test described itself: `$CLAVIS_STACK`, else `make dev`'s.
+pub fn stack_path() -> PathBuf {
+    std::env::var_os("CLAVIS_STACK")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.local/dev/stack.json")
+        })
+}
+
+/// Every log file the stack under test wrote (moto, the bridge, every function), as text.
+pub fn stack_logs() -> Vec<(PathBuf, String)> {
+    let dir = stack_path().with_file_name("logs");
+    let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .map(|p| {
+            let text = String::from_utf8_lossy(&std::fs::read(&p).unwrap_or_default()).into_owned();
+            (p, text)
+        })
+        .collect()
+}
+
 /// The stack under test, read once.
 pub fn stack() -> &'static Stack {
     static STACK: OnceLock<Stack> = OnceLock::new();
     STACK.get_or_init(|| {
-        let path = std::env::var_os("CLAVIS_STACK")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.local/dev/stack.json")
-            });
+        let path = stack_path();
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
             panic!(
                 "no local cloud at {} ({e}): run `make test`, or `make dev` first",

@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use aws_sdk_sfn::types::ExecutionStatus;
-use clavis_tests::{function_name, invoke, sdk, stack};
+use clavis_tests::{
+    basic, function_name, http, invoke, operator_auth, sdk, stack, stack_logs, url,
+};
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -75,4 +77,49 @@ async fn a_function_error_reaches_the_invoker_with_its_clavis_name() {
         inv.body["errorType"], "Clavis.User.invalid-request",
         "{inv:?}"
     );
+}
+
+#[tokio::test]
+async fn the_operator_secret_never_reaches_a_log() {
+    let s = stack();
+    // Use it, rightly and wrongly, so every code path that sees it has run.
+    let me = url(&format!("/v1/clients/{}", s.operator_client_id));
+    let ok = http()
+        .get(&me)
+        .header("authorization", operator_auth())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    let mut wrong_client = s.operator_client_id.clone();
+    let last = wrong_client.pop();
+    wrong_client.push(if last == Some('0') { '1' } else { '0' });
+    let bad = basic(&wrong_client, &s.operator_client_secret);
+    let refused = http()
+        .get(&me)
+        .header("authorization", bad)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+
+    // The random part alone is what must never leak (the ULID in front is the credential id).
+    let random = s
+        .operator_client_secret
+        .split('_')
+        .nth(3)
+        .expect("secret format");
+    let logs = stack_logs();
+    assert!(
+        logs.iter()
+            .any(|(p, _)| p.to_string_lossy().contains("lambda")),
+        "{logs:?}"
+    );
+    for (path, text) in logs {
+        assert!(
+            !text.contains(random),
+            "{} contains the operator secret",
+            path.display()
+        );
+    }
 }

@@ -163,3 +163,32 @@ mod openapi {
         assert_eq!(served, documented());
     }
 }
+
+#[cfg(test)]
+mod samples {
+    use lambda_http::RequestExt;
+
+    use super::{Route, Router};
+
+    /// The sample events in `events/` stay real API Gateway events that reach their routes.
+    #[test]
+    fn sample_events_parse_and_route() {
+        let router = Router::new();
+        for (text, route) in [
+            (
+                include_str!("../../../events/api-get-healthz.json"),
+                Route::Health,
+            ),
+            (
+                include_str!("../../../events/api-post-clients.json"),
+                Route::RegisterClient,
+            ),
+        ] {
+            let req = lambda_http::request::from_str(text).expect("an API Gateway event");
+            let matched = router
+                .at(req.method(), req.raw_http_path())
+                .expect("a route");
+            assert_eq!(matched.route, route);
+        }
+    }
+}

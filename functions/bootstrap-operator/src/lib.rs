@@ -138,3 +138,14 @@ mod tests {
         assert!(serde_json::from_str::<BootstrapInput>("{}").is_ok());
     }
 }
+
+#[cfg(test)]
+mod samples {
+    use super::BootstrapInput;
+
+    #[test]
+    fn the_sample_event_is_a_valid_input() {
+        let text = include_str!("../../../events/bootstrap-operator.json");
+        serde_json::from_str::<BootstrapInput>(text).expect("events/bootstrap-operator.json");
+    }
+}

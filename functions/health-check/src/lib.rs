@@ -40,3 +40,14 @@ pub async fn check(
         signing_key_id: jwk.kid,
     })
 }
+
+#[cfg(test)]
+mod samples {
+    use super::HealthCheckInput;
+
+    #[test]
+    fn the_sample_event_is_a_valid_input() {
+        let text = include_str!("../../../events/health-check.json");
+        serde_json::from_str::<HealthCheckInput>(text).expect("events/health-check.json");
+    }
+}
