@@ -19,6 +19,9 @@ TransactWriteItems "rollback" restores a deep copy of each table taken when that
 began, which resurrects or loses the writes of transactions that ran in between (seen: a
 cancelled transaction's Put reappearing). DynamoDB itself is atomic and isolated per
 transaction; one lock around moto's DynamoDB (and Streams) handlers makes the emulator so too.
+That rollback also orphaned the stream's shard iterators, and moto never expires iterators:
+moto_streams.py fixes both for stream readers such as stream_poller.py. moto_kms.py makes
+disabled keys refuse to encrypt, decrypt and sign, as in AWS.
 
 A function error is answered the AWS way: HTTP 200, `X-Amz-Function-Error: Unhandled`, body
 `{"errorType", "errorMessage"}` as the Rust runtime reported it, so Step Functions
@@ -40,6 +43,9 @@ from moto.awslambda.exceptions import LambdaClientError
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core.config import default_user_config
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+import moto_kms
+import moto_streams
 
 LAMBDA_PORT = int(os.environ.get("LAMBDA_PORT", "9000"))
 LOCAL_DIR = Path(os.environ.get("CLAVIS_LOCAL_DIR", ".local/dev"))
@@ -167,6 +173,8 @@ def serialised(call_action):
 def main() -> None:
     port = os.environ.setdefault("MOTO_PORT", "5050")
     LambdaSimpleBackend.invoke = bridged_invoke
+    moto_streams.install()
+    moto_kms.install()
     from moto.dynamodb.responses import DynamoHandler
     from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 

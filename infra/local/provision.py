@@ -7,9 +7,11 @@ have no local meaning are skipped and logged. Writes to $CLAVIS_LOCAL_DIR:
   functions.json  function name -> cargo bin (read by the moto bridge)
   lambda.env      environment for cargo lambda watch (the functions' variables + endpoint)
   resources.json  what was created: refs and attributes by logical id, skipped resources
+  event_source_mappings.json  the mappings (skipped in moto), resolved, for stream_poller.py
 
     env CLAVIS_LOCAL_DIR (.local/dev), MOTO_PORT (5050), CLAVIS_STAGE (local),
-        CLAVIS_LOCAL_REGION (us-east-1); argument: template path (template.yaml)
+        CLAVIS_LOCAL_REGION (us-east-1), CLAVIS_TEMPLATE (template.yaml; a scratch copy for
+        experiments); argument: template path (overrides CLAVIS_TEMPLATE)
 """
 
 import copy
@@ -18,7 +20,7 @@ import os
 import sys
 from pathlib import Path
 
-from provisioning import compute, data, events, keys
+from provisioning import compute, data, events, keys, mappings
 from provisioning.cloud import Cloud
 from provisioning.intrinsics import Stack, references
 from provisioning.translate import load_template, translate
@@ -93,7 +95,7 @@ def _as_list(value) -> list:
 
 def provision(cloud: Cloud, cfn: dict) -> dict:
     stack = cloud.stack
-    created, skipped = {}, {}
+    created, skipped, event_source_mappings = {}, {}, []
     for lid in creation_order(cfn["Resources"]):
         resource = cfn["Resources"][lid]
         rtype = resource["Type"]
@@ -103,6 +105,10 @@ def provision(cloud: Cloud, cfn: dict) -> dict:
         if rtype in SKIP:
             stack.refs[lid], stack.attrs[lid] = f"local-skipped:{lid}", Skipped(lid)
             skipped[lid] = rtype
+            if rtype == "AWS::Lambda::EventSourceMapping":
+                props = stack.resolve(resource.get("Properties", {}))
+                event_source_mappings.append(mappings.describe(cloud, lid, props))
+                continue
             cloud.log(f"{lid}: skipped {rtype} ({SKIP[rtype]})")
             continue
         if rtype not in CREATE:
@@ -113,7 +119,7 @@ def provision(cloud: Cloud, cfn: dict) -> dict:
         created[lid] = {"type": rtype, "ref": ref, "attrs": attrs}
         if rtype == "AWS::Lambda::Function":
             created[lid]["environment"] = props.get("Environment", {}).get("Variables", {})
-    return {"resources": created, "skipped": skipped}
+    return {"resources": created, "skipped": skipped, "event_source_mappings": event_source_mappings}
 
 
 def lambda_env(cloud: Cloud, created: dict) -> dict[str, str]:
@@ -143,7 +149,7 @@ def write(path: Path, text: str, mode: int = 0o644) -> None:
 
 
 def main() -> None:
-    template_path = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "template.yaml"
+    template_path = Path(sys.argv[1] if len(sys.argv) > 1 else os.environ.get("CLAVIS_TEMPLATE") or ROOT / "template.yaml")
     local_dir = Path(os.environ.get("CLAVIS_LOCAL_DIR", ROOT / ".local/dev"))
     local_dir.mkdir(parents=True, exist_ok=True)
     region = os.environ.get("CLAVIS_LOCAL_REGION", "us-east-1")
@@ -177,6 +183,7 @@ def main() -> None:
     write(local_dir / "functions.json", json.dumps(functions, indent=2) + "\n")
     write(local_dir / "lambda.env", "".join(f"{k}={v}\n" for k, v in env.items()), 0o600)
     write(local_dir / "resources.json", json.dumps(facts, indent=2, default=str) + "\n")
+    write(local_dir / "event_source_mappings.json", json.dumps(facts["event_source_mappings"], indent=2) + "\n")
     cloud.log(f"{len(facts['resources'])} resources ready, {len(facts['skipped'])} skipped")
 
 

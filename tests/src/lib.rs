@@ -216,39 +216,233 @@ pub fn function_name(binary: &str) -> String {
         .unwrap_or_else(|| panic!("no function serves {binary}"))
 }
 
-/// Waits (up to 10 s) for a message on `queue_url` whose body satisfies `wanted`, deletes it
-/// and returns it. Other messages are left for their own tests.
+/// Registers a client through the API and returns its id.
+pub async fn register_client(tier: &str, scopes: &[&str], audiences: &[&str]) -> String {
+    let resp = http()
+        .post(url("/v1/clients"))
+        .header("authorization", operator_auth())
+        .json(&serde_json::json!({
+            "name": "test-client",
+            "environment": "dev",
+            "tier": tier,
+            "allowed_scopes": scopes,
+            "allowed_audiences": audiences,
+        }))
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(resp.status(), 201, "registering a test client");
+    let body: serde_json::Value = resp.json().await.expect("client json");
+    body["client_id"].as_str().expect("client_id").to_owned()
+}
+
+/// `POST /v1/clients/{client_id}/credentials` as the operator.
+pub fn credential_request(
+    client_id: &str,
+    idempotency_key: Option<&str>,
+    body: &serde_json::Value,
+) -> reqwest::RequestBuilder {
+    let mut req = http()
+        .post(url(&format!("/v1/clients/{client_id}/credentials")))
+        .header("authorization", operator_auth())
+        .json(body);
+    if let Some(key) = idempotency_key {
+        req = req.header("idempotency-key", key);
+    }
+    req
+}
+
+/// The ARN of the state machine whose logical id or name contains `part`.
+pub fn state_machine(part: &str) -> String {
+    stack()
+        .state_machines
+        .iter()
+        .find(|(name, _)| name.to_lowercase().contains(&part.to_lowercase()))
+        .map(|(_, arn)| arn.clone())
+        .unwrap_or_else(|| panic!("no state machine like {part}"))
+}
+
+/// Names of every execution of `state_machine_arn`.
+pub async fn execution_names(state_machine_arn: &str) -> Vec<String> {
+    let sfn = aws_sdk_sfn::Client::new(&sdk().await);
+    let mut names = Vec::new();
+    let mut token = None;
+    loop {
+        let out = sfn
+            .list_executions()
+            .state_machine_arn(state_machine_arn)
+            .set_next_token(token)
+            .send()
+            .await
+            .expect("list executions");
+        names.extend(out.executions().iter().map(|e| e.name().to_owned()));
+        match out.next_token {
+            Some(t) => token = Some(t),
+            None => return names,
+        }
+    }
+}
+
+/// Polls `GET /v1/requests/{id}` until the request is final (at most 30 s).
+pub async fn settled_request(request_id: &str) -> serde_json::Value {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let body: serde_json::Value = http()
+            .get(url(&format!("/v1/requests/{request_id}")))
+            .header("authorization", operator_auth())
+            .send()
+            .await
+            .expect("get request")
+            .json()
+            .await
+            .expect("request json");
+        let status = body["status"].as_str().unwrap_or_default();
+        if matches!(status, "completed" | "failed" | "denied") {
+            return body;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "request {request_id} still {status} after 30 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+/// Messages this test process received, by queue, not yet claimed by a test. Every receive
+/// deletes what it got and parks it here, so concurrent tests never bump each other's receive
+/// counts (which would redrive their messages to a DLQ).
+static INBOX: std::sync::Mutex<Vec<(String, aws_sdk_sqs::types::Message)>> =
+    std::sync::Mutex::new(Vec::new());
+
+fn claim(queue_url: &str, wanted: &dyn Fn(&str) -> bool) -> Vec<aws_sdk_sqs::types::Message> {
+    let mut inbox = INBOX.lock().unwrap_or_else(|e| e.into_inner());
+    let (mine, rest): (Vec<_>, Vec<_>) = inbox
+        .drain(..)
+        .partition(|(q, m)| q == queue_url && m.body().is_some_and(wanted));
+    *inbox = rest;
+    mine.into_iter().map(|(_, m)| m).collect()
+}
+
+async fn drain_once(queue_url: &str) {
+    let sqs = aws_sdk_sqs::Client::new(&sdk().await);
+    let out = sqs
+        .receive_message()
+        .queue_url(queue_url)
+        .max_number_of_messages(10)
+        .message_attribute_names("All")
+        .wait_time_seconds(1)
+        .send()
+        .await
+        .expect("receive");
+    for m in out.messages.unwrap_or_default() {
+        sqs.delete_message()
+            .queue_url(queue_url)
+            .receipt_handle(m.receipt_handle().unwrap_or_default())
+            .send()
+            .await
+            .expect("delete");
+        INBOX
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((queue_url.to_owned(), m));
+    }
+}
+
+/// Waits (up to 10 s) for a message on `queue_url` whose body satisfies `wanted`.
 pub async fn await_message(
     queue_url: &str,
     wanted: impl Fn(&str) -> bool,
 ) -> aws_sdk_sqs::types::Message {
-    let sqs = aws_sdk_sqs::Client::new(&sdk().await);
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        let out = sqs
-            .receive_message()
-            .queue_url(queue_url)
-            .max_number_of_messages(10)
-            .message_attribute_names("All")
-            .visibility_timeout(1)
-            .wait_time_seconds(1)
-            .send()
-            .await
-            .expect("receive");
-        for m in out.messages.unwrap_or_default() {
-            if m.body().is_some_and(&wanted) {
-                sqs.delete_message()
-                    .queue_url(queue_url)
-                    .receipt_handle(m.receipt_handle().unwrap_or_default())
-                    .send()
-                    .await
-                    .expect("delete");
-                return m;
-            }
+        if let Some(m) = claim(queue_url, &wanted).into_iter().next() {
+            return m;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
             "no wanted message on {queue_url} within 10 s"
         );
+        drain_once(queue_url).await;
     }
+}
+
+/// Every message on `queue_url` whose body satisfies `wanted` that arrives within `window`.
+pub async fn collect_messages(
+    queue_url: &str,
+    wanted: impl Fn(&str) -> bool,
+    window: std::time::Duration,
+) -> Vec<String> {
+    let deadline = tokio::time::Instant::now() + window;
+    let mut bodies = Vec::new();
+    loop {
+        bodies.extend(
+            claim(queue_url, &wanted)
+                .into_iter()
+                .map(|m| m.body().unwrap_or_default().to_owned()),
+        );
+        if tokio::time::Instant::now() >= deadline {
+            return bodies;
+        }
+        drain_once(queue_url).await;
+    }
+}
+
+/// Every event of one execution's history, as text (for searching it for secrets).
+pub async fn execution_history_text(execution_arn: &str) -> String {
+    let sfn = aws_sdk_sfn::Client::new(&sdk().await);
+    let mut text = String::new();
+    let mut token = None;
+    loop {
+        let out = sfn
+            .get_execution_history()
+            .execution_arn(execution_arn)
+            .set_next_token(token)
+            .send()
+            .await
+            .expect("history");
+        for e in out.events() {
+            // The SDK's Debug redacts inputs, outputs, errors and causes (they are marked
+            // sensitive), so every payload field is read out explicitly.
+            let fields = [
+                e.execution_started_event_details().and_then(|d| d.input()),
+                e.execution_succeeded_event_details()
+                    .and_then(|d| d.output()),
+                e.execution_failed_event_details().and_then(|d| d.error()),
+                e.execution_failed_event_details().and_then(|d| d.cause()),
+                e.state_entered_event_details().and_then(|d| d.input()),
+                e.state_entered_event_details().map(|d| d.name()),
+                e.state_exited_event_details().and_then(|d| d.output()),
+                e.task_scheduled_event_details().map(|d| d.parameters()),
+                e.task_succeeded_event_details().and_then(|d| d.output()),
+                e.task_failed_event_details().and_then(|d| d.error()),
+                e.task_failed_event_details().and_then(|d| d.cause()),
+                e.lambda_function_scheduled_event_details()
+                    .and_then(|d| d.input()),
+                e.lambda_function_succeeded_event_details()
+                    .and_then(|d| d.output()),
+                e.lambda_function_failed_event_details()
+                    .and_then(|d| d.error()),
+                e.lambda_function_failed_event_details()
+                    .and_then(|d| d.cause()),
+            ];
+            text.push_str(&format!("{:?}", e.r#type()));
+            for field in fields.into_iter().flatten() {
+                text.push(' ');
+                text.push_str(field);
+            }
+            text.push('\n');
+        }
+        match out.next_token {
+            Some(t) => token = Some(t),
+            None => return text,
+        }
+    }
+}
+
+/// The execution ARN of execution `name` of `state_machine_arn`.
+pub fn execution_arn(state_machine_arn: &str, name: &str) -> String {
+    format!(
+        "{}:{name}",
+        state_machine_arn.replacen(":stateMachine:", ":execution:", 1)
+    )
 }

@@ -1,6 +1,8 @@
 //! The request handler: route → authenticate → parse → decide → persist → answer.
 
 use clavis_aws::dynamo::Repository;
+use clavis_aws::kms::Kms;
+use clavis_aws::workflows::Workflows;
 use clavis_core::client::NewClient;
 use clavis_core::ids::ClientId;
 use clavis_core::{Error, UserError, scopes};
@@ -13,19 +15,26 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::auth::{self, Principal};
+use crate::issuance::IssueConfig;
 use crate::routes::{Matched, NoRoute, Route, Router};
 
 /// Everything a request needs, built once per container.
 pub struct App {
-    repo: Repository,
+    pub(crate) repo: Repository,
+    pub(crate) kms: Kms,
+    pub(crate) workflows: Workflows,
+    pub(crate) issue: IssueConfig,
     router: Router,
 }
 
 impl App {
-    /// The API over `repo`.
-    pub fn new(repo: Repository) -> Self {
+    /// The API over its adapters.
+    pub fn new(repo: Repository, kms: Kms, workflows: Workflows, issue: IssueConfig) -> Self {
         Self {
             repo,
+            kms,
+            workflows,
+            issue,
             router: Router::new(),
         }
     }
@@ -88,6 +97,24 @@ impl App {
                     .ok_or_else(not_found)?;
                 json(200, &client.value)
             }
+            Route::RequestCredential => {
+                let principal = self.operator(req, scopes::ISSUER, now).await?;
+                self.request_credential(req, &principal, param(matched, "client_id"), now)
+                    .await
+            }
+            Route::GetRequest => {
+                self.operator(req, scopes::ISSUER, now).await?;
+                self.get_request(param(matched, "request_id")).await
+            }
+            Route::PickupSecret => {
+                let principal = self.operator(req, scopes::ISSUER, now).await?;
+                self.pickup_secret(&principal, param(matched, "request_id"), now)
+                    .await
+            }
+            Route::GetCredential => {
+                self.operator(req, scopes::ISSUER, now).await?;
+                self.get_credential(param(matched, "credential_id")).await
+            }
         }
     }
 
@@ -103,8 +130,14 @@ impl App {
     }
 }
 
+/// A path parameter the route table guarantees (empty if it is somehow absent: then the id
+/// does not parse and the answer is 404).
+fn param<'a>(matched: &'a Matched, name: &str) -> &'a str {
+    matched.param(name).unwrap_or_default()
+}
+
 /// A JSON answer.
-fn json<T: Serialize>(status: u16, value: &T) -> Result<Response<Body>, Error> {
+pub(crate) fn json<T: Serialize>(status: u16, value: &T) -> Result<Response<Body>, Error> {
     let body = serde_json::to_string(value)
         .map_err(|e| clavis_core::SystemFault::Internal(format!("cannot encode answer: {e}")))?;
     Response::builder()

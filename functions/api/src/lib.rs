@@ -4,6 +4,8 @@
 
 pub mod app;
 pub mod auth;
+pub mod issuance;
 pub mod routes;
+pub mod views;
 
 pub use app::App;

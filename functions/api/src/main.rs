@@ -1,23 +1,37 @@
 //! `api`: the HTTP API behind API Gateway. Wires configuration and clients, then serves.
 
+use std::time::Duration;
+
 use clavis_api::App;
-use clavis_aws::dynamo::Repository;
-use clavis_lambda::config::Settings;
-use lambda_http::{Error, Request, service_fn};
+use clavis_api::issuance::IssueConfig;
+use clavis_aws::kms::Kms;
+use clavis_aws::workflows::Workflows;
+use clavis_lambda::config::required;
+use clavis_lambda::step::{Deps, RuntimeError, for_process};
+use lambda_http::{Request, service_fn};
+
+/// Default bound on how long a credential request waits for its workflow.
+const DEFAULT_WAIT_MS: u64 = 5000;
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    clavis_lambda::telemetry::init();
-    let settings = Settings::from_env()?;
-    let sdk = clavis_aws::config::load().await;
-    let repo = Repository::new(
-        aws_sdk_dynamodb::Client::new(&sdk),
-        settings.table_name,
-        settings.audit_table_name,
-    );
-    repo.warm_up().await;
-    let app = App::new(repo);
-    let app = &app;
+async fn main() -> Result<(), RuntimeError> {
+    let deps = Deps::init().await?;
+    let issue = IssueConfig {
+        state_machine_arn: required("ISSUE_STATE_MACHINE_ARN")?,
+        wait: Duration::from_millis(
+            std::env::var("ISSUE_WAIT_MS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(DEFAULT_WAIT_MS),
+        ),
+        secrets_key_id: deps.settings.secrets_key_id.clone(),
+    };
+    let app = for_process(App::new(
+        deps.repo.clone(),
+        Kms::new(aws_sdk_kms::Client::new(&deps.sdk)),
+        Workflows::new(aws_sdk_sfn::Client::new(&deps.sdk)),
+        issue,
+    ));
     lambda_http::run(service_fn(move |req: Request| async move {
         Ok::<_, std::convert::Infallible>(app.handle(req).await)
     }))

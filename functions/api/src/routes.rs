@@ -11,6 +11,14 @@ pub enum Route {
     RegisterClient,
     /// `GET /v1/clients/{client_id}`: read a client.
     GetClient,
+    /// `POST /v1/clients/{client_id}/credentials`: request issuance.
+    RequestCredential,
+    /// `GET /v1/requests/{request_id}`: request status.
+    GetRequest,
+    /// `POST /v1/requests/{request_id}/secret`: one-time secret pickup.
+    PickupSecret,
+    /// `GET /v1/credentials/{credential_id}`: credential metadata.
+    GetCredential,
 }
 
 /// Every route: method, path template (OpenAPI syntax), route.
@@ -18,6 +26,22 @@ pub const ROUTES: &[(Method, &str, Route)] = &[
     (Method::GET, "/healthz", Route::Health),
     (Method::POST, "/v1/clients", Route::RegisterClient),
     (Method::GET, "/v1/clients/{client_id}", Route::GetClient),
+    (
+        Method::POST,
+        "/v1/clients/{client_id}/credentials",
+        Route::RequestCredential,
+    ),
+    (Method::GET, "/v1/requests/{request_id}", Route::GetRequest),
+    (
+        Method::POST,
+        "/v1/requests/{request_id}/secret",
+        Route::PickupSecret,
+    ),
+    (
+        Method::GET,
+        "/v1/credentials/{credential_id}",
+        Route::GetCredential,
+    ),
 ];
 
 /// A matched route with its path parameters.

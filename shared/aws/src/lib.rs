@@ -11,3 +11,4 @@ pub mod events;
 pub mod fault;
 pub mod kms;
 pub mod sqs;
+pub mod workflows;

@@ -143,7 +143,7 @@ impl NewClient {
     }
 }
 
-fn checked_set(
+pub(crate) fn checked_set(
     field: &str,
     items: Vec<String>,
     valid: fn(&str) -> bool,

@@ -65,6 +65,17 @@ pub enum UserError {
     /// Something that was there is gone for good (a secret already picked up).
     #[error("{0} is gone")]
     Gone(String),
+    /// A required header is missing or malformed.
+    #[error("the {header} header {reason}")]
+    BadHeader {
+        /// The header's name.
+        header: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// An idempotency key was used again with a different request.
+    #[error("the Idempotency-Key was already used with a different request")]
+    IdempotencyKeyReused,
 }
 
 impl UserError {
@@ -82,6 +93,8 @@ impl UserError {
             Self::IllegalTransition(_) => "illegal-transition",
             Self::MethodNotAllowed => "method-not-allowed",
             Self::Gone(_) => "gone",
+            Self::BadHeader { .. } => "invalid-header",
+            Self::IdempotencyKeyReused => "idempotency-key-reused",
         }
     }
 
@@ -98,6 +111,8 @@ impl UserError {
             Self::Conflict(_) | Self::IllegalTransition(_) => 409,
             Self::MethodNotAllowed => 405,
             Self::Gone(_) => 410,
+            Self::BadHeader { .. } => 400,
+            Self::IdempotencyKeyReused => 422,
         }
     }
 
@@ -115,6 +130,8 @@ impl UserError {
             Self::IllegalTransition(_) => "Illegal lifecycle transition",
             Self::MethodNotAllowed => "Method not allowed",
             Self::Gone(_) => "Gone",
+            Self::BadHeader { .. } => "Invalid header",
+            Self::IdempotencyKeyReused => "Idempotency key reused",
         }
     }
 
@@ -254,6 +271,11 @@ mod tests {
             UserError::IllegalTransition("x".into()),
             UserError::MethodNotAllowed,
             UserError::Gone("x".into()),
+            UserError::BadHeader {
+                header: "Idempotency-Key",
+                reason: "is missing".into(),
+            },
+            UserError::IdempotencyKeyReused,
         ];
         for e in all {
             let status = e.http_status();

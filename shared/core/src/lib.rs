@@ -8,12 +8,15 @@ pub mod audit;
 pub mod client;
 pub mod credential;
 pub mod error;
+pub mod events;
 pub mod ids;
+pub mod issuance;
 pub mod jwk;
 pub mod lifecycle;
 pub mod request;
 pub mod revocation;
 pub mod scopes;
 pub mod secret;
+pub mod workflow;
 
 pub use error::{Error, FieldViolation, Result, SystemFault, UserError};

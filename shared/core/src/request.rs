@@ -3,7 +3,9 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::error::Error;
 use crate::ids::{ClientId, CredentialId, RequestId};
+use crate::issuance::IssuanceParams;
 
 /// What the requester sees of a request's progress.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -21,6 +23,57 @@ pub enum RequestStatus {
     Failed,
 }
 
+impl RequestStatus {
+    /// Whether the request will not change any more.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Completed | Self::Denied | Self::Failed)
+    }
+
+    /// The snake_case name used in JSON and in the table.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::PendingApproval => "pending_approval",
+            Self::Completed => "completed",
+            Self::Denied => "denied",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// Why a request failed, as its requester may see it (RFC 9457 fields, no internal detail).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestProblem {
+    /// `urn:clavis:problem:<code>`.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// Short title.
+    pub title: String,
+    /// The HTTP status the problem is answered with.
+    pub status: u16,
+    /// What went wrong.
+    pub detail: String,
+}
+
+impl RequestProblem {
+    /// The problem a workflow error stands for. Faults never reveal their detail.
+    pub fn from_error(err: &Error) -> Self {
+        let (title, detail) = match err {
+            Error::User(e) => (e.title(), e.to_string()),
+            Error::Fault(f) => (
+                f.title(),
+                "issuance failed on a dependency after retries; it was parked for replay".into(),
+            ),
+        };
+        Self {
+            type_: format!("urn:clavis:problem:{}", err.code()),
+            title: title.into(),
+            status: err.http_status(),
+            detail,
+        }
+    }
+}
+
 /// An issuance request as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IssuanceRequest {
@@ -30,11 +83,20 @@ pub struct IssuanceRequest {
     pub client_id: ClientId,
     /// Progress.
     pub status: RequestStatus,
+    /// What was asked for.
+    pub params: IssuanceParams,
+    /// Fingerprint of `params`: a repeated key with another body is refused.
+    pub fingerprint: String,
     /// The credential, once one is minted.
     #[serde(default)]
     pub credential_id: Option<CredentialId>,
-    /// Who asked.
+    /// Why it failed, if it did.
+    #[serde(default)]
+    pub problem: Option<RequestProblem>,
+    /// Who asked (the operator client id).
     pub requested_by: String,
+    /// The credential the requester authenticated with (re-checked by identity verification).
+    pub requested_with: CredentialId,
     /// When it was asked.
     #[serde(with = "time::serde::rfc3339")]
     pub requested_at: OffsetDateTime,

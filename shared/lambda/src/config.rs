@@ -59,6 +59,14 @@ impl Settings {
     }
 }
 
+/// One more required variable, beyond [`Settings`] (a function's own configuration).
+pub fn required(name: &str) -> Result<String, SystemFault> {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| SystemFault::Misconfigured(format!("missing environment variable: {name}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

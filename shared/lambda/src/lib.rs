@@ -8,6 +8,7 @@ pub mod body;
 pub mod config;
 pub mod diagnostic;
 pub mod problem;
+pub mod step;
 pub mod telemetry;
 
 pub use diagnostic::FunctionError;

@@ -13,7 +13,6 @@ use super::audited::{AuditedChange, ConditionalWrite, build_fault};
 use super::items;
 use super::keys;
 use super::{Repository, Versioned};
-use crate::fault;
 
 /// Entity tag of client items.
 pub const ENTITY: &str = "client";
@@ -45,20 +44,8 @@ impl Repository {
         id: &ClientId,
         consistent: bool,
     ) -> Result<Option<Versioned<Client>>, Error> {
-        let out = self
-            .db
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(items::key(keys::client(id))))
-            .consistent_read(consistent)
-            .send()
+        self.get_versioned(keys::client(id), ENTITY, consistent)
             .await
-            .map_err(|e| fault::from_sdk("dynamodb", &e))?;
-        let Some(item) = out.item else {
-            return Ok(None);
-        };
-        let (value, version) = items::from_item(item, ENTITY)?;
-        Ok(Some(Versioned { value, version }))
     }
 
     /// Changes a client's status if it is still at `expected_version`; conflict otherwise.

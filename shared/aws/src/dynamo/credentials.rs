@@ -14,7 +14,6 @@ use super::clients::{self, registered_entry};
 use super::items;
 use super::keys;
 use super::{Repository, Versioned};
-use crate::fault;
 
 /// Entity tag of credential items.
 pub const ENTITY: &str = "credential";
@@ -27,20 +26,8 @@ impl Repository {
         id: &CredentialId,
         consistent: bool,
     ) -> Result<Option<Versioned<Credential>>, Error> {
-        let out = self
-            .db
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(items::key(keys::credential(id))))
-            .consistent_read(consistent)
-            .send()
+        self.get_versioned(keys::credential(id), ENTITY, consistent)
             .await
-            .map_err(|e| fault::from_sdk("dynamodb", &e))?;
-        let Some(item) = out.item else {
-            return Ok(None);
-        };
-        let (value, version) = items::from_item(item, ENTITY)?;
-        Ok(Some(Versioned { value, version }))
     }
 
     /// Creates the first operator client with its active credential, once per deployment: the

@@ -1,6 +1,6 @@
 //! Key layout of the single table. One place decides every `pk`/`sk`.
 
-use clavis_core::ids::{ClientId, CredentialId};
+use clavis_core::ids::{ClientId, CredentialId, RequestId};
 
 /// Partition key attribute.
 pub const PK: &str = "pk";
@@ -29,4 +29,19 @@ pub fn credential(id: &CredentialId) -> (String, String) {
 /// Key of the marker that says the first operator exists.
 pub fn bootstrap_marker() -> (String, String) {
     ("BOOTSTRAP".into(), "OPERATOR".into())
+}
+
+/// Key of an issuance request item.
+pub fn request(id: &RequestId) -> (String, String) {
+    (format!("REQUEST#{id}"), "REQUEST".into())
+}
+
+/// Key of a request's one-time secret pickup copy.
+pub fn pickup(id: &RequestId) -> (String, String) {
+    (format!("PICKUP#{id}"), "PICKUP".into())
+}
+
+/// Key of an outbox entry (one event waiting to be published).
+pub fn outbox(event_id: &str) -> (String, String) {
+    (format!("OUTBOX#{event_id}"), "EVENT".into())
 }

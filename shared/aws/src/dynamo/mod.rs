@@ -7,6 +7,7 @@
 pub mod audited;
 pub mod clients;
 pub mod credentials;
+pub mod issuance;
 pub mod items;
 pub mod keys;
 pub mod trail;
@@ -57,6 +58,31 @@ pub struct Versioned<T> {
 }
 
 impl Repository {
+    /// The item under `key` decoded as `T` with its version; `None` if absent.
+    pub(crate) async fn get_versioned<T: serde::de::DeserializeOwned>(
+        &self,
+        key: (String, String),
+        entity: &str,
+        consistent: bool,
+    ) -> Result<Option<Versioned<T>>, clavis_core::Error> {
+        let out = self
+            .db
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(items::key(key)))
+            .consistent_read(consistent)
+            .send()
+            .await
+            .map_err(|e| crate::fault::from_sdk("dynamodb", &e))?;
+        match out.item {
+            Some(item) => {
+                let (value, version) = items::from_item(item, entity)?;
+                Ok(Some(Versioned { value, version }))
+            }
+            None => Ok(None),
+        }
+    }
+
     /// One cheap read during init, so the first real request does not pay the connection
     /// (and, in AWS, the TLS handshake). Failures are only logged: the request path reports them.
     pub async fn warm_up(&self) {

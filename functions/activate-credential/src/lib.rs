@@ -1,0 +1,83 @@
+//! `ActivateCredential`: one conditional transaction makes the credential active, completes the
+//! request, writes the audit record and queues `Credential Issued` in the outbox. A retry after
+//! a commit whose answer was lost finds the work done and answers the same.
+
+use clavis_aws::dynamo::Repository;
+use clavis_core::events::{CredentialIssued, EventMeta};
+use clavis_core::lifecycle::CredentialState;
+use clavis_core::request::RequestStatus;
+use clavis_core::workflow::{Issued, Minted};
+use clavis_core::{Error, SystemFault, UserError};
+use time::OffsetDateTime;
+
+/// The actor recorded for activation.
+pub const ACTOR: &str = "workflow:issue";
+
+/// Activates the minted credential of `minted`.
+pub async fn activate_credential(
+    repo: &Repository,
+    minted: Minted,
+    now: OffsetDateTime,
+) -> Result<Issued, Error> {
+    let issued = Issued {
+        request_id: minted.request_id,
+        credential_id: minted.credential_id,
+        status: RequestStatus::Completed.as_str().to_owned(),
+    };
+    let credential = repo
+        .get_credential(&minted.credential_id, true)
+        .await?
+        .ok_or_else(|| SystemFault::Internal(format!("{} was never minted", minted.credential_id)))?
+        .value;
+    if credential.status == CredentialState::Active
+        && credential.request_id == Some(minted.request_id)
+    {
+        return Ok(issued);
+    }
+    let event = CredentialIssued {
+        meta: EventMeta::new(now),
+        credential_id: credential.credential_id,
+        client_id: credential.client_id,
+        request_id: minted.request_id,
+        environment: minted.environment,
+        scopes: credential.scopes,
+        audiences: credential.audiences,
+        expires_at: credential.expires_at,
+    };
+    match repo
+        .activate(
+            minted.client_id,
+            &minted.request_id,
+            &minted.credential_id,
+            &event.to_outbox(),
+            ACTOR,
+            now,
+        )
+        .await
+    {
+        Ok(_) => {}
+        Err(Error::User(UserError::IllegalTransition(_))) if is_active(repo, &minted).await? => {}
+        Err(e) => return Err(e),
+    }
+    tracing::info!(request_id = %minted.request_id, credential_id = %minted.credential_id, event_id = %event.meta.event_id, "credential issued");
+    Ok(issued)
+}
+
+async fn is_active(repo: &Repository, minted: &Minted) -> Result<bool, Error> {
+    Ok(repo
+        .get_credential(&minted.credential_id, true)
+        .await?
+        .is_some_and(|c| c.value.status == CredentialState::Active))
+}
+
+#[cfg(test)]
+mod samples {
+    #[test]
+    fn the_sample_event_is_a_valid_input() {
+        let text = include_str!("../../../events/activate-credential.json");
+        clavis_lambda::step::decode::<clavis_core::workflow::Minted>(
+            serde_json::from_str(text).unwrap(),
+        )
+        .expect("events/activate-credential.json");
+    }
+}

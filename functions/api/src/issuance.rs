@@ -1,0 +1,311 @@
+//! Issuance over HTTP: request a credential (idempotent per client + `Idempotency-Key`), follow
+//! the request, pick up the secret once, read credential metadata.
+
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use clavis_aws::dynamo::issuance::{Created, PickupCopy, pickup_context};
+use clavis_core::ids::{ClientId, CredentialId, RequestId};
+use clavis_core::issuance::{CredentialRequest, check_idempotency_key, request_id_for};
+use clavis_core::request::{IssuanceRequest, RequestStatus};
+use clavis_core::secret::ClientSecret;
+use clavis_core::workflow::RequestRef;
+use clavis_core::{Error, SystemFault, UserError, scopes};
+use clavis_lambda::body;
+use lambda_http::http::HeaderValue;
+use lambda_http::{Body, Request, Response};
+use time::OffsetDateTime;
+
+use crate::app::{App, json};
+use crate::auth::Principal;
+use crate::views::{CredentialView, IssuedView, RequestView};
+
+/// How often a waiting POST re-reads its request.
+const POLL_EVERY: Duration = Duration::from_millis(100);
+
+/// Where the workflow is started and how long a POST waits for it.
+#[derive(Debug, Clone)]
+pub struct IssueConfig {
+    /// The issue state machine.
+    pub state_machine_arn: String,
+    /// How long `POST …/credentials` waits for completion before answering 202.
+    pub wait: Duration,
+    /// The key that seals pickup copies.
+    pub secrets_key_id: String,
+}
+
+impl App {
+    /// `POST /v1/clients/{client_id}/credentials`.
+    pub(crate) async fn request_credential(
+        &self,
+        req: &Request,
+        principal: &Principal,
+        client_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Response<Body>, Error> {
+        let key_header = req
+            .headers()
+            .get("idempotency-key")
+            .map(HeaderValue::to_str);
+        let key = match key_header {
+            Some(Err(_)) => Err(UserError::BadHeader {
+                header: "Idempotency-Key",
+                reason: "must be visible ASCII characters".into(),
+            }),
+            Some(Ok(k)) => check_idempotency_key(Some(k)),
+            None => check_idempotency_key(None),
+        }?;
+        let client_id: ClientId = client_id
+            .parse()
+            .map_err(|_| UserError::NotFound("client".into()))?;
+        let params =
+            body::parse_json::<CredentialRequest>(req.headers(), req.body(), body::DEFAULT_LIMIT)?
+                .validate()?;
+        let client = self
+            .repo
+            .get_client(&client_id, true)
+            .await?
+            .ok_or_else(|| UserError::NotFound("client".into()))?
+            .value;
+        params.check_against(&client)?;
+
+        let request = IssuanceRequest {
+            request_id: request_id_for(&client_id, key),
+            client_id,
+            status: RequestStatus::Pending,
+            fingerprint: params.fingerprint(),
+            params,
+            credential_id: None,
+            problem: None,
+            requested_by: principal.actor(),
+            requested_with: principal.credential_id,
+            requested_at: now,
+        };
+        let created = self.repo.create_request(&request).await?;
+        let (first, stored) = match created {
+            Created::New => (true, request),
+            Created::Existing(existing) if existing.fingerprint != request.fingerprint => {
+                return Err(UserError::IdempotencyKeyReused.into());
+            }
+            Created::Existing(existing) => (false, *existing),
+        };
+        if stored.status == RequestStatus::Pending {
+            // Also on a replay: if the first caller died between storing and starting, this
+            // starts it; otherwise the execution name makes it a no-op.
+            let input = serde_json::to_string(&RequestRef {
+                request_id: stored.request_id,
+                client_id: stored.client_id,
+            })
+            .map_err(|e| SystemFault::Internal(format!("cannot encode input: {e}")))?;
+            self.workflows
+                .start(
+                    &self.issue.state_machine_arn,
+                    &stored.request_id.to_string(),
+                    &input,
+                )
+                .await?;
+        }
+        // RFC 7240 `Prefer: respond-async`: the caller follows `Location` instead of waiting.
+        let wait = if prefers_async(req) {
+            Duration::ZERO
+        } else {
+            self.issue.wait
+        };
+        let settled = self.wait_for(&stored.request_id, wait).await?;
+        tracing::info!(request_id = %settled.request_id, client_id = %settled.client_id, first, status = settled.status.as_str(), "credential requested");
+        self.answer_issuance(&settled, first, principal, now).await
+    }
+
+    async fn wait_for(&self, id: &RequestId, wait: Duration) -> Result<IssuanceRequest, Error> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let current = self
+                .repo
+                .get_request(id, true)
+                .await?
+                .ok_or_else(|| SystemFault::Internal(format!("request {id} vanished")))?
+                .value;
+            if current.status.is_final() || tokio::time::Instant::now() >= deadline {
+                return Ok(current);
+            }
+            tokio::time::sleep(POLL_EVERY).await;
+        }
+    }
+
+    /// 201 with the secret for the caller that created a completed request; the same answer
+    /// without the secret for replays; 202 while pending; the problem if it failed.
+    async fn answer_issuance(
+        &self,
+        request: &IssuanceRequest,
+        first: bool,
+        principal: &Principal,
+        now: OffsetDateTime,
+    ) -> Result<Response<Body>, Error> {
+        let mut response = match request.status {
+            RequestStatus::Completed => {
+                let credential_id = request.credential_id;
+                let (client_secret, expires_at) = if first {
+                    match self.take_secret(request, principal, now).await {
+                        Ok((secret, expires_at)) => (Some(secret), Some(expires_at)),
+                        Err(Error::User(UserError::Gone(_))) => (None, None),
+                        Err(e) => return Err(e),
+                    }
+                } else {
+                    (None, None)
+                };
+                let expires_at = match expires_at {
+                    Some(t) => Some(t),
+                    None => self.expiry_of(credential_id).await?,
+                };
+                json(
+                    201,
+                    &IssuedView {
+                        request_id: request.request_id,
+                        status: request.status,
+                        credential_id,
+                        client_secret,
+                        expires_at,
+                    },
+                )?
+            }
+            RequestStatus::Failed | RequestStatus::Denied => {
+                let view = RequestView::from(request);
+                let status = request.problem.as_ref().map_or(409, |p| p.status);
+                json(status, &view)?
+            }
+            RequestStatus::Pending | RequestStatus::PendingApproval => {
+                let mut resp = json(202, &RequestView::from(request))?;
+                if let Ok(v) = format!("/v1/requests/{}", request.request_id).parse() {
+                    resp.headers_mut().insert("location", v);
+                }
+                resp
+            }
+        };
+        if !first {
+            response
+                .headers_mut()
+                .insert("idempotent-replayed", HeaderValue::from_static("true"));
+        }
+        Ok(response)
+    }
+
+    async fn expiry_of(
+        &self,
+        credential_id: Option<CredentialId>,
+    ) -> Result<Option<OffsetDateTime>, Error> {
+        let Some(id) = credential_id else {
+            return Ok(None);
+        };
+        Ok(self
+            .repo
+            .get_credential(&id, false)
+            .await?
+            .map(|c| c.value.expires_at))
+    }
+
+    /// Takes the pickup copy (once) and opens it.
+    async fn take_secret(
+        &self,
+        request: &IssuanceRequest,
+        principal: &Principal,
+        now: OffsetDateTime,
+    ) -> Result<(ClientSecret, OffsetDateTime), Error> {
+        let copy: PickupCopy = self
+            .repo
+            .take_pickup(request, &principal.actor(), now)
+            .await?;
+        let ciphertext = STANDARD
+            .decode(&copy.ciphertext)
+            .map_err(|_| SystemFault::Internal("pickup copy is not base64".into()))?;
+        let context = pickup_context(&copy.request_id, &copy.credential_id);
+        let plain = self
+            .kms
+            .decrypt(&self.issue.secrets_key_id, &ciphertext, &context)
+            .await?;
+        let text = std::str::from_utf8(&plain)
+            .map_err(|_| SystemFault::Internal("pickup copy is not text".into()))?;
+        let secret = ClientSecret::parse(text)
+            .map_err(|_| SystemFault::Internal("pickup copy is not a secret".into()))?;
+        let expires_at = self
+            .expiry_of(Some(copy.credential_id))
+            .await?
+            .unwrap_or(copy.expires_at);
+        Ok((secret, expires_at))
+    }
+
+    /// `GET /v1/requests/{request_id}`.
+    pub(crate) async fn get_request(&self, id: &str) -> Result<Response<Body>, Error> {
+        let request = self.find_request(id).await?;
+        json(200, &RequestView::from(&request))
+    }
+
+    /// `POST /v1/requests/{request_id}/secret`: 200 once, 410 after.
+    pub(crate) async fn pickup_secret(
+        &self,
+        principal: &Principal,
+        id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Response<Body>, Error> {
+        let request = self.find_request(id).await?;
+        if request.requested_by != principal.actor() && !principal.scopes.contains(scopes::ADMIN) {
+            return Err(
+                UserError::Forbidden("only the requester may pick up the secret".into()).into(),
+            );
+        }
+        if request.status != RequestStatus::Completed {
+            return Err(UserError::Conflict(format!(
+                "request {} is {}; the secret is available once it is completed",
+                request.request_id,
+                request.status.as_str()
+            ))
+            .into());
+        }
+        let (secret, expires_at) = self.take_secret(&request, principal, now).await?;
+        tracing::info!(request_id = %request.request_id, "secret picked up");
+        json(
+            200,
+            &IssuedView {
+                request_id: request.request_id,
+                status: request.status,
+                credential_id: request.credential_id,
+                client_secret: Some(secret),
+                expires_at: Some(expires_at),
+            },
+        )
+    }
+
+    /// `GET /v1/credentials/{credential_id}`.
+    pub(crate) async fn get_credential(&self, id: &str) -> Result<Response<Body>, Error> {
+        let not_found = || UserError::NotFound("credential".into());
+        let id: CredentialId = id.parse().map_err(|_| not_found())?;
+        let credential = self
+            .repo
+            .get_credential(&id, false)
+            .await?
+            .ok_or_else(not_found)?
+            .value;
+        json(200, &CredentialView::from(credential))
+    }
+
+    async fn find_request(&self, id: &str) -> Result<IssuanceRequest, Error> {
+        let not_found = || UserError::NotFound("request".into());
+        let id: RequestId = id.parse().map_err(|_| not_found())?;
+        Ok(self
+            .repo
+            .get_request(&id, true)
+            .await?
+            .ok_or_else(not_found)?
+            .value)
+    }
+}
+
+/// Whether the request carries `Prefer: respond-async`.
+fn prefers_async(req: &Request) -> bool {
+    req.headers()
+        .get_all("prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|p| p.trim().eq_ignore_ascii_case("respond-async"))
+}

@@ -1,0 +1,117 @@
+//! What the API answers: views of stored values that leave out what callers must not see
+//! (hashes, versions) and name fields as DESIGN §5 does.
+
+use std::collections::BTreeSet;
+
+use clavis_core::credential::Credential;
+use clavis_core::ids::{ClientId, CredentialId, RequestId};
+use clavis_core::lifecycle::CredentialState;
+use clavis_core::request::{IssuanceRequest, RequestProblem, RequestStatus};
+use clavis_core::secret::ClientSecret;
+use serde::Serialize;
+use time::OffsetDateTime;
+
+/// A credential's metadata: never its secret, nor its hash.
+#[derive(Debug, Serialize)]
+pub struct CredentialView {
+    /// Its id.
+    pub credential_id: CredentialId,
+    /// Its client.
+    pub client_id: ClientId,
+    /// Lifecycle state.
+    pub status: CredentialState,
+    /// Scopes.
+    pub scopes: BTreeSet<String>,
+    /// Audiences.
+    pub audiences: BTreeSet<String>,
+    /// When it became active.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub issued_at: Option<OffsetDateTime>,
+    /// When it expires.
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    /// From when a successor should be issued.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub renew_after: Option<OffsetDateTime>,
+    /// The rules that allowed it.
+    pub policy_version: String,
+    /// The request that created it.
+    pub request_id: Option<RequestId>,
+    /// The credential it replaced.
+    pub rotated_from: Option<CredentialId>,
+    /// The credential that replaced it.
+    pub rotated_to: Option<CredentialId>,
+}
+
+impl From<Credential> for CredentialView {
+    fn from(c: Credential) -> Self {
+        Self {
+            credential_id: c.credential_id,
+            client_id: c.client_id,
+            status: c.status,
+            scopes: c.scopes,
+            audiences: c.audiences,
+            issued_at: c.issued_at,
+            expires_at: c.expires_at,
+            renew_after: c.renew_after,
+            policy_version: c.policy_version,
+            request_id: c.request_id,
+            rotated_from: c.rotated_from,
+            rotated_to: c.rotated_to,
+        }
+    }
+}
+
+/// A request's progress.
+#[derive(Debug, Serialize)]
+pub struct RequestView {
+    /// Its id.
+    pub request_id: RequestId,
+    /// Its client.
+    pub client_id: ClientId,
+    /// Progress.
+    pub status: RequestStatus,
+    /// The credential, once issued.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credential_id: Option<CredentialId>,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<RequestProblem>,
+}
+
+impl From<&IssuanceRequest> for RequestView {
+    fn from(r: &IssuanceRequest) -> Self {
+        Self {
+            request_id: r.request_id,
+            client_id: r.client_id,
+            status: r.status,
+            credential_id: if r.status == RequestStatus::Completed {
+                r.credential_id
+            } else {
+                None
+            },
+            problem: r.problem.clone(),
+        }
+    }
+}
+
+/// The answer that hands a secret over: at issuance (201) or at pickup (200), once.
+#[derive(Debug, Serialize)]
+pub struct IssuedView {
+    /// The request.
+    pub request_id: RequestId,
+    /// Progress (`completed` when a credential is named).
+    pub status: RequestStatus,
+    /// The credential.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credential_id: Option<CredentialId>,
+    /// The secret, only in the one answer that delivers it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<ClientSecret>,
+    /// When the credential expires.
+    #[serde(
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub expires_at: Option<OffsetDateTime>,
+}

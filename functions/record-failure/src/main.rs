@@ -1,0 +1,22 @@
+//! `record-failure` Lambda: wiring only.
+
+use clavis_aws::sqs::QueueSender;
+use clavis_lambda::step::{Deps, RuntimeError, for_process, serve};
+use clavis_record_failure::record_failure;
+
+#[tokio::main]
+async fn main() -> Result<(), RuntimeError> {
+    let deps = Deps::init().await?;
+    let dlq = QueueSender::new(aws_sdk_sqs::Client::new(&deps.sdk));
+    let state = for_process((deps, dlq));
+    serve(state, |(deps, dlq), task| {
+        record_failure(
+            &deps.repo,
+            dlq,
+            &deps.settings.workflow_dlq_url,
+            task,
+            time::OffsetDateTime::now_utc(),
+        )
+    })
+    .await
+}

@@ -1,0 +1,10 @@
+//! `validate-request` Lambda: wiring only.
+
+use clavis_lambda::step::{Deps, RuntimeError, for_process, serve};
+use clavis_validate_request::validate_request;
+
+#[tokio::main]
+async fn main() -> Result<(), RuntimeError> {
+    let deps = for_process(Deps::init().await?);
+    serve(deps, |deps, input| validate_request(&deps.repo, input)).await
+}

@@ -1,0 +1,67 @@
+//! `VerifyIdentity`: its own stage. The client must exist and be active and may have what is
+//! asked; the requester's credential must still be usable and hold `clavis.issuer`. Passes on
+//! only what minting needs ([`IssuanceGrant`]), nothing of the requester or the justification.
+
+use clavis_aws::dynamo::Repository;
+use clavis_core::issuance::{IssuanceGrant, POLICY_VERSION};
+use clavis_core::workflow::RequestRef;
+use clavis_core::{Error, UserError, scopes};
+use time::OffsetDateTime;
+
+/// Verifies client and requester for the request and answers the grant.
+pub async fn verify_identity(
+    repo: &Repository,
+    input: RequestRef,
+    now: OffsetDateTime,
+) -> Result<IssuanceGrant, Error> {
+    let request = repo
+        .get_request(&input.request_id, true)
+        .await?
+        .ok_or_else(|| UserError::NotFound(format!("request {}", input.request_id)))?
+        .value;
+    let client = repo
+        .get_client(&input.client_id, true)
+        .await?
+        .ok_or_else(|| UserError::NotFound(format!("client {}", input.client_id)))?
+        .value;
+    request.params.check_against(&client)?;
+
+    let requester = repo
+        .get_credential(&request.requested_with, true)
+        .await?
+        .map(|v| v.value);
+    let may_request = requester.is_some_and(|c| {
+        c.is_usable_at(now)
+            && c.client_id.to_string() == request.requested_by
+            && c.scopes.contains(scopes::ISSUER)
+    });
+    if !may_request {
+        return Err(UserError::Forbidden(format!(
+            "{} may no longer request credentials",
+            request.requested_by
+        ))
+        .into());
+    }
+    tracing::info!(request_id = %input.request_id, client_id = %input.client_id, "identity verified");
+    Ok(IssuanceGrant {
+        request_id: request.request_id,
+        client_id: client.client_id,
+        environment: client.environment,
+        scopes: request.params.scopes,
+        audiences: request.params.audiences,
+        ttl_seconds: request.params.ttl_seconds,
+        policy_version: POLICY_VERSION.to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod samples {
+    #[test]
+    fn the_sample_event_is_a_valid_input() {
+        let text = include_str!("../../../events/verify-identity.json");
+        clavis_lambda::step::decode::<clavis_core::workflow::RequestRef>(
+            serde_json::from_str(text).unwrap(),
+        )
+        .expect("events/verify-identity.json");
+    }
+}

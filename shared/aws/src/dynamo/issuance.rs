@@ -1,0 +1,415 @@
+//! Issuance in the table: requests, minting with the pickup copy, activation with its outbox
+//! event, failure, and the one-time pickup. Every step is one conditional transaction with its
+//! audit record, and each is safe to retry.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem, Update};
+use clavis_core::audit::{AuditEntry, AuditRecord};
+use clavis_core::credential::Credential;
+use clavis_core::events::OutboxEvent;
+use clavis_core::ids::{ClientId, CredentialId, RequestId};
+use clavis_core::request::{IssuanceRequest, RequestProblem};
+use clavis_core::{Error, SystemFault, UserError};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::audited::{AuditedChange, ConditionalWrite, build_fault};
+use super::items::{self, Item};
+use super::keys;
+use super::{Repository, Versioned};
+use crate::kms::EncryptionContext;
+
+/// Entity tag of request items.
+pub const REQUEST: &str = "request";
+/// Entity tag of pickup copies.
+pub const PICKUP: &str = "pickup";
+/// Entity tag of outbox entries (the stream filter matches on it).
+pub const OUTBOX: &str = "outbox";
+/// How long an unpicked secret copy is kept.
+pub const PICKUP_TTL_SECONDS: i64 = 24 * 3600;
+/// How long a published outbox entry is kept for the reconciler and for audits.
+pub const OUTBOX_TTL_SECONDS: i64 = 7 * 24 * 3600;
+
+/// A KMS-encrypted copy of a new secret, bound to its request and credential, deleted on the
+/// first pickup. The plaintext never touches the table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PickupCopy {
+    /// The request it answers.
+    pub request_id: RequestId,
+    /// The credential whose secret it is.
+    pub credential_id: CredentialId,
+    /// KMS ciphertext, base64.
+    pub ciphertext: String,
+    /// When it stops being offered.
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
+/// The encryption context that binds a pickup copy to its request and credential: decrypting
+/// it under any other ids fails in KMS.
+pub fn pickup_context(request_id: &RequestId, credential_id: &CredentialId) -> EncryptionContext {
+    BTreeMap::from([
+        ("request_id".to_owned(), request_id.to_string()),
+        ("credential_id".to_owned(), credential_id.to_string()),
+    ])
+}
+
+/// What `create_request` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Created {
+    /// This call created it.
+    New,
+    /// It existed already (a repeated or concurrent request).
+    Existing(Box<IssuanceRequest>),
+}
+
+fn entry(actor: &str, action: &str, subject: String, detail: &[(&str, String)]) -> AuditEntry {
+    AuditEntry {
+        actor: actor.to_owned(),
+        action: action.to_owned(),
+        subject,
+        detail: detail
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect::<BTreeMap<_, _>>(),
+    }
+}
+
+fn join(set: &std::collections::BTreeSet<String>) -> String {
+    set.iter().cloned().collect::<Vec<_>>().join(" ")
+}
+
+impl Repository {
+    /// Stores a new request with its audit record, or returns the one already stored.
+    pub async fn create_request(&self, request: &IssuanceRequest) -> Result<Created, Error> {
+        let item = items::to_item(request, keys::request(&request.request_id), REQUEST, 1)?;
+        let write = self.put_new(item, UserError::Conflict("request exists".into()))?;
+        let result = self
+            .commit(AuditedChange {
+                client_id: request.client_id,
+                writes: vec![write],
+                entry: entry(
+                    &request.requested_by,
+                    "credential.requested",
+                    request.request_id.to_string(),
+                    &[
+                        ("ttl_seconds", request.params.ttl_seconds.to_string()),
+                        ("scopes", join(&request.params.scopes)),
+                        ("audiences", join(&request.params.audiences)),
+                        ("justification", request.params.justification.clone()),
+                    ],
+                ),
+                at: request.requested_at,
+            })
+            .await;
+        match result {
+            Ok(_) => Ok(Created::New),
+            Err(Error::User(UserError::Conflict(_))) => {
+                let existing = self.get_request(&request.request_id, true).await?;
+                existing
+                    .map(|v| Created::Existing(Box::new(v.value)))
+                    .ok_or_else(|| SystemFault::Internal("request vanished".into()).into())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Reads a request; `None` if unknown.
+    pub async fn get_request(
+        &self,
+        id: &RequestId,
+        consistent: bool,
+    ) -> Result<Option<Versioned<IssuanceRequest>>, Error> {
+        self.get_versioned(keys::request(id), REQUEST, consistent)
+            .await
+    }
+
+    /// Stores the minted credential (approved, with its hash) and the pickup copy, and links
+    /// the request to it. Fails with a conflict if the request is no longer pending or the
+    /// credential exists.
+    pub async fn mint(
+        &self,
+        credential: &Credential,
+        pickup: &PickupCopy,
+        actor: &str,
+        at: OffsetDateTime,
+    ) -> Result<AuditRecord, Error> {
+        let request_id = pickup.request_id;
+        let mut pickup_item = items::to_item(pickup, keys::pickup(&request_id), PICKUP, 1)?;
+        pickup_item.insert(
+            "ttl".into(),
+            AttributeValue::N(pickup.expires_at.unix_timestamp().to_string()),
+        );
+        let writes = vec![
+            self.put_new(
+                items::to_item(
+                    credential,
+                    keys::credential(&credential.credential_id),
+                    super::credentials::ENTITY,
+                    1,
+                )?,
+                UserError::Conflict(format!("credential {} exists", credential.credential_id)),
+            )?,
+            self.put_new(
+                pickup_item,
+                UserError::Conflict("pickup copy exists".into()),
+            )?,
+            self.update_request(
+                &request_id,
+                "SET credential_id = :c",
+                "#status = :pending",
+                &[
+                    (
+                        ":c",
+                        AttributeValue::S(credential.credential_id.to_string()),
+                    ),
+                    (":pending", AttributeValue::S("pending".into())),
+                ],
+                UserError::Conflict(format!("request {request_id} is no longer pending")),
+            )?,
+        ];
+        self.commit(AuditedChange {
+            client_id: credential.client_id,
+            writes,
+            entry: entry(
+                actor,
+                "credential.minted",
+                credential.credential_id.to_string(),
+                &[
+                    ("request_id", request_id.to_string()),
+                    ("scopes", join(&credential.scopes)),
+                    ("audiences", join(&credential.audiences)),
+                    ("expires_at", rfc3339(credential.expires_at)),
+                    ("policy_version", credential.policy_version.clone()),
+                ],
+            ),
+            at,
+        })
+        .await
+    }
+
+    /// Activates a minted credential, completes its request and queues its event, together.
+    pub async fn activate(
+        &self,
+        client_id: ClientId,
+        request_id: &RequestId,
+        credential_id: &CredentialId,
+        event: &OutboxEvent,
+        actor: &str,
+        at: OffsetDateTime,
+    ) -> Result<AuditRecord, Error> {
+        let credential_update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(items::key(keys::credential(credential_id))))
+            .update_expression(
+                "SET #status = :active, issued_at = :now, #version = #version + :one",
+            )
+            .condition_expression("#status = :approved")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#version", keys::VERSION)
+            .expression_attribute_values(":active", AttributeValue::S("active".into()))
+            .expression_attribute_values(":approved", AttributeValue::S("approved".into()))
+            .expression_attribute_values(":now", AttributeValue::S(rfc3339(at)))
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .build()
+            .map_err(build_fault)?;
+        let mut outbox: Item = items::key(keys::outbox(&event.event_id));
+        outbox.insert(keys::ENTITY.into(), AttributeValue::S(OUTBOX.into()));
+        outbox.insert("event_id".into(), AttributeValue::S(event.event_id.clone()));
+        outbox.insert(
+            "detail_type".into(),
+            AttributeValue::S(event.detail_type.into()),
+        );
+        outbox.insert("detail".into(), AttributeValue::S(event.detail.clone()));
+        outbox.insert("occurred_at".into(), AttributeValue::S(rfc3339(at)));
+        outbox.insert(
+            "ttl".into(),
+            AttributeValue::N((at.unix_timestamp() + OUTBOX_TTL_SECONDS).to_string()),
+        );
+        let writes = vec![
+            ConditionalWrite {
+                item: TransactWriteItem::builder()
+                    .update(credential_update)
+                    .build(),
+                on_conflict: UserError::IllegalTransition(format!(
+                    "credential {credential_id} is not approved"
+                )),
+            },
+            self.update_request(
+                request_id,
+                "SET #status = :completed",
+                "#status = :pending",
+                &[
+                    (":completed", AttributeValue::S("completed".into())),
+                    (":pending", AttributeValue::S("pending".into())),
+                ],
+                UserError::Conflict(format!("request {request_id} is no longer pending")),
+            )?,
+            self.put_new(outbox, UserError::Conflict("event already queued".into()))?,
+        ];
+        self.commit(AuditedChange {
+            client_id,
+            writes,
+            entry: entry(
+                actor,
+                "credential.issued",
+                credential_id.to_string(),
+                &[
+                    ("request_id", request_id.to_string()),
+                    ("event_id", event.event_id.clone()),
+                ],
+            ),
+            at,
+        })
+        .await
+    }
+
+    /// Ends a request as failed with its problem; a minted, not yet active credential fails
+    /// with it and its pickup copy is deleted, so nothing half-issued remains.
+    pub async fn fail_request(
+        &self,
+        request: &IssuanceRequest,
+        minted: Option<&CredentialId>,
+        problem: &RequestProblem,
+        actor: &str,
+        at: OffsetDateTime,
+    ) -> Result<AuditRecord, Error> {
+        let problem_item = serde_dynamo::to_attribute_value(problem)
+            .map_err(|e| SystemFault::Internal(format!("cannot encode problem: {e}")))?;
+        let mut writes = vec![self.update_request(
+            &request.request_id,
+            "SET #status = :failed, problem = :problem",
+            "#status IN (:pending, :held)",
+            &[
+                (":failed", AttributeValue::S("failed".into())),
+                (":problem", problem_item),
+                (":pending", AttributeValue::S("pending".into())),
+                (":held", AttributeValue::S("pending_approval".into())),
+            ],
+            UserError::Conflict(format!("request {} is already final", request.request_id)),
+        )?];
+        if let Some(credential_id) = minted {
+            let update = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(items::key(keys::credential(credential_id))))
+                .update_expression("SET #status = :failed, #version = #version + :one")
+                .condition_expression("#status = :approved")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_names("#version", keys::VERSION)
+                .expression_attribute_values(":failed", AttributeValue::S("failed".into()))
+                .expression_attribute_values(":approved", AttributeValue::S("approved".into()))
+                .expression_attribute_values(":one", AttributeValue::N("1".into()))
+                .build()
+                .map_err(build_fault)?;
+            writes.push(ConditionalWrite {
+                item: TransactWriteItem::builder().update(update).build(),
+                on_conflict: UserError::IllegalTransition(format!(
+                    "credential {credential_id} is not approved"
+                )),
+            });
+            let delete = Delete::builder()
+                .table_name(&self.table)
+                .set_key(Some(items::key(keys::pickup(&request.request_id))))
+                .build()
+                .map_err(build_fault)?;
+            writes.push(ConditionalWrite {
+                item: TransactWriteItem::builder().delete(delete).build(),
+                on_conflict: UserError::Conflict("pickup copy changed".into()),
+            });
+        }
+        self.commit(AuditedChange {
+            client_id: request.client_id,
+            writes,
+            entry: entry(
+                actor,
+                "credential.failed",
+                request.request_id.to_string(),
+                &[
+                    ("problem_type", problem.type_.clone()),
+                    (
+                        "credential_id",
+                        minted.map(ToString::to_string).unwrap_or_default(),
+                    ),
+                ],
+            ),
+            at,
+        })
+        .await
+    }
+
+    /// Hands out the pickup copy once: the first caller whose delete commits gets it; every
+    /// later (or concurrent, losing) caller gets `Gone`.
+    pub async fn take_pickup(
+        &self,
+        request: &IssuanceRequest,
+        actor: &str,
+        at: OffsetDateTime,
+    ) -> Result<PickupCopy, Error> {
+        let gone = || UserError::Gone(format!("the secret of {}", request.request_id));
+        let copy: PickupCopy = self
+            .get_versioned(keys::pickup(&request.request_id), PICKUP, true)
+            .await?
+            .ok_or_else(gone)?
+            .value;
+        if copy.expires_at <= at {
+            return Err(gone().into());
+        }
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(items::key(keys::pickup(&request.request_id))))
+            .condition_expression("attribute_exists(pk)")
+            .build()
+            .map_err(build_fault)?;
+        self.commit(AuditedChange {
+            client_id: request.client_id,
+            writes: vec![ConditionalWrite {
+                item: TransactWriteItem::builder().delete(delete).build(),
+                on_conflict: gone(),
+            }],
+            entry: entry(
+                actor,
+                "secret.picked_up",
+                copy.credential_id.to_string(),
+                &[("request_id", request.request_id.to_string())],
+            ),
+            at,
+        })
+        .await?;
+        Ok(copy)
+    }
+
+    fn update_request(
+        &self,
+        id: &RequestId,
+        set: &str,
+        condition: &str,
+        values: &[(&str, AttributeValue)],
+        on_conflict: UserError,
+    ) -> Result<ConditionalWrite, Error> {
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(items::key(keys::request(id))))
+            .update_expression(format!("{set}, #version = #version + :one"))
+            .condition_expression(condition)
+            .expression_attribute_names("#version", keys::VERSION)
+            .expression_attribute_values(":one", AttributeValue::N("1".into()));
+        if set.contains("#status") || condition.contains("#status") {
+            update = update.expression_attribute_names("#status", "status");
+        }
+        for (name, value) in values {
+            update = update.expression_attribute_values(*name, value.clone());
+        }
+        Ok(ConditionalWrite {
+            item: TransactWriteItem::builder()
+                .update(update.build().map_err(build_fault)?)
+                .build(),
+            on_conflict,
+        })
+    }
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}

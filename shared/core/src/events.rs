@@ -1,0 +1,130 @@
+//! The events Clavis emits on its bus (DESIGN §6), as typed `detail` payloads.
+//!
+//! Every detail carries `event_id` (subscribers dedupe on it), `occurred_at` and
+//! `schema_version`; the JSON Schemas in `events/schemas/` describe exactly these structs, and
+//! tests hold the emitted events to them.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use ulid::Ulid;
+
+use crate::client::Environment;
+use crate::ids::{ClientId, CredentialId, RequestId};
+
+/// Version of every detail schema below.
+pub const SCHEMA_VERSION: &str = "1";
+
+/// Fields every event detail starts with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventMeta {
+    /// `evt_<ulid>`: unique per event, stable across re-publication.
+    pub event_id: String,
+    /// When the change it reports committed.
+    #[serde(with = "time::serde::rfc3339")]
+    pub occurred_at: OffsetDateTime,
+    /// The detail schema's version.
+    pub schema_version: String,
+}
+
+impl EventMeta {
+    /// Metadata for an event that happens at `occurred_at`.
+    pub fn new(occurred_at: OffsetDateTime) -> Self {
+        Self {
+            event_id: format!("evt_{}", Ulid::generate()),
+            occurred_at,
+            schema_version: SCHEMA_VERSION.to_owned(),
+        }
+    }
+}
+
+/// `Credential Issued`: a credential became active.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CredentialIssued {
+    /// Event metadata.
+    #[serde(flatten)]
+    pub meta: EventMeta,
+    /// The new credential.
+    pub credential_id: CredentialId,
+    /// Its client.
+    pub client_id: ClientId,
+    /// The request that asked for it.
+    pub request_id: RequestId,
+    /// The client's environment.
+    pub environment: Environment,
+    /// Granted scopes.
+    pub scopes: BTreeSet<String>,
+    /// Granted audiences.
+    pub audiences: BTreeSet<String>,
+    /// When it expires.
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
+/// An event ready for the outbox: its `detail-type` and `detail` JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEvent {
+    /// The event id (also inside `detail`).
+    pub event_id: String,
+    /// EventBridge `detail-type`.
+    pub detail_type: &'static str,
+    /// The `detail` as JSON text.
+    pub detail: String,
+}
+
+impl CredentialIssued {
+    /// EventBridge `detail-type`.
+    pub const DETAIL_TYPE: &'static str = "Credential Issued";
+
+    /// This event, ready for the outbox.
+    pub fn to_outbox(&self) -> OutboxEvent {
+        OutboxEvent {
+            event_id: self.meta.event_id.clone(),
+            detail_type: Self::DETAIL_TYPE,
+            // Ids, enums, strings and timestamps only: serialising cannot fail.
+            detail: serde_json::to_string(self).unwrap_or_default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::Duration;
+
+    fn issued() -> CredentialIssued {
+        let now = OffsetDateTime::now_utc();
+        CredentialIssued {
+            meta: EventMeta::new(now),
+            credential_id: CredentialId::generate(),
+            client_id: ClientId::generate(),
+            request_id: RequestId::generate(),
+            environment: Environment::Staging,
+            scopes: BTreeSet::from(["a:read".to_owned()]),
+            audiences: BTreeSet::from(["https://a".to_owned()]),
+            expires_at: now + Duration::hours(1),
+        }
+    }
+
+    #[test]
+    fn credential_issued_matches_its_published_schema() {
+        let schema: serde_json::Value = serde_json::from_str(include_str!(
+            "../../../events/schemas/credential-issued.json"
+        ))
+        .unwrap();
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        let outbox = issued().to_outbox();
+        let detail: serde_json::Value = serde_json::from_str(&outbox.detail).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&detail)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(detail["event_id"], outbox.event_id.as_str());
+        // And the schema is not vacuous: a detail missing its id fails it.
+        let mut broken = detail.clone();
+        broken.as_object_mut().unwrap().remove("event_id");
+        assert!(!validator.is_valid(&broken));
+    }
+}

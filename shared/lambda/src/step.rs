@@ -1,0 +1,91 @@
+//! Running a Step Functions task: init once, then each event through a typed handler.
+//!
+//! The input is decoded here, not by the runtime, so a malformed task input is a
+//! `Clavis.User.invalid-request` that the state machine does not retry, and every failure of
+//! the handler reaches Step Functions under its Clavis error name.
+
+use std::future::Future;
+
+use aws_config::SdkConfig;
+use clavis_aws::dynamo::Repository;
+use clavis_core::{Error, FieldViolation, UserError};
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use lambda_runtime::Error as RuntimeError;
+
+use crate::FunctionError;
+use crate::config::Settings;
+
+/// What every Clavis function builds once per container.
+#[derive(Debug, Clone)]
+pub struct Deps {
+    /// Resource names from the environment.
+    pub settings: Settings,
+    /// The SDK configuration (for clients beyond the repository).
+    pub sdk: SdkConfig,
+    /// The table repository.
+    pub repo: Repository,
+}
+
+impl Deps {
+    /// Logs, settings, SDK configuration, repository, and one warm-up read.
+    pub async fn init() -> Result<Self, RuntimeError> {
+        crate::telemetry::init();
+        let settings = Settings::from_env()?;
+        let sdk = clavis_aws::config::load().await;
+        let repo = Repository::new(
+            aws_sdk_dynamodb::Client::new(&sdk),
+            settings.table_name.clone(),
+            settings.audit_table_name.clone(),
+        );
+        repo.warm_up().await;
+        Ok(Self {
+            settings,
+            sdk,
+            repo,
+        })
+    }
+}
+
+/// Keeps `state` for the rest of the process: what a function builds at init is never dropped,
+/// and handlers may borrow it from futures they return.
+pub fn for_process<S>(state: S) -> &'static S {
+    Box::leak(Box::new(state))
+}
+
+/// Decodes a task input, naming the offending field.
+pub fn decode<I: DeserializeOwned>(input: serde_json::Value) -> Result<I, UserError> {
+    serde_path_to_error::deserialize(input).map_err(|e| {
+        let path = e.path().to_string();
+        UserError::Invalid(vec![FieldViolation::new(
+            if path == "." {
+                "input".to_owned()
+            } else {
+                path
+            },
+            e.into_inner().to_string(),
+        )])
+    })
+}
+
+/// Serves `handler` as this function's task until the runtime stops. `state` lives as long as
+/// the process (built once at init, see [`for_process`]).
+pub async fn serve<S, I, O, F, Fut>(state: &'static S, handler: F) -> Result<(), RuntimeError>
+where
+    S: Sync,
+    I: DeserializeOwned,
+    O: Serialize,
+    F: Fn(&'static S, I) -> Fut,
+    Fut: Future<Output = Result<O, Error>>,
+{
+    let handler = &handler;
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<serde_json::Value>| async move {
+            let input = decode::<I>(event.payload).map_err(FunctionError::from)?;
+            handler(state, input).await.map_err(FunctionError::from)
+        },
+    ))
+    .await
+}
