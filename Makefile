@@ -26,5 +26,8 @@ lint: ## fmt check, clippy -D warnings, template lint
 unit: ## unit and property tests (no cloud needed)
 	@scripts/test unit
 
+bench: ## issuance latency and AWS calls per issuance against the running `make dev` stack
+	@.local/venv/bin/python bench/issuance.py --requests 200
+
 fmt: ## format the code
 	cargo fmt --all

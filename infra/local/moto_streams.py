@@ -1,6 +1,6 @@
 """DynamoDB Streams in moto 5.2.5, made to behave like AWS for stream readers (the poller).
 
-Installed by moto_server.py before the server starts. Two fixes:
+Installed by moto_server.py before the server starts. Three fixes:
 
 1. A cancelled TransactWriteItems "rolls back" by putting a deep copy of each table, taken
    when the transaction began, in place of the live one, and the copy carries a copy of the
@@ -10,7 +10,9 @@ Installed by moto_server.py before the server starts. Two fixes:
    Here the live shard object is kept across the rollback, with the records the cancelled
    transaction had appended removed (AWS never streams a cancelled transaction).
 
-2. moto stores every shard iterator it hands out (one per GetRecords call) forever. AWS
+2. Transactions no longer deep-copy the stream shard (see `_shard_is_not_copied`).
+
+3. moto stores every shard iterator it hands out (one per GetRecords call) forever. AWS
    expires them after 15 minutes (ExpiredIteratorException); so does this, which also keeps
    a long-polling local cloud's memory bounded.
 """
@@ -80,6 +82,17 @@ def _expiring_iterators(init):
     return __init__
 
 
+def _shard_is_not_copied(self, memo):
+    # moto deep-copies every table a transaction touches, for its rollback; the copy of the
+    # stream shard (every record the table ever streamed) made each transaction slower than
+    # the last until the SDK timed out (seen at ~100 issuances). The rollback above keeps the
+    # live shard anyway, so the copy shares it.
+    return self
+
+
 def install() -> None:
+    from moto.dynamodb.models.table import StreamShard
+
+    StreamShard.__deepcopy__ = _shard_is_not_copied
     DynamoDBBackend.transact_write_items = _keep_stream_shards_across_rollback(DynamoDBBackend.transact_write_items)
     streams.DynamoDBStreamsBackend.__init__ = _expiring_iterators(streams.DynamoDBStreamsBackend.__init__)

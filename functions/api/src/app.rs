@@ -59,6 +59,7 @@ impl App {
             method = %method,
             path,
             status = response.status().as_u16(),
+            aws_calls = %clavis_lambda::telemetry::aws_calls(),
             "request"
         );
         response

@@ -21,8 +21,11 @@ use crate::app::{App, json};
 use crate::auth::Principal;
 use crate::views::{CredentialView, IssuedView, RequestView};
 
-/// How often a waiting POST re-reads its request.
-const POLL_EVERY: Duration = Duration::from_millis(100);
+/// First pause of a waiting POST before it re-reads its request; each pause is 1.5 times the
+/// last, up to [`POLL_MAX`], so a slow workflow costs few reads.
+const POLL_FIRST: Duration = Duration::from_millis(100);
+/// Longest pause between two reads of a waited-for request.
+const POLL_MAX: Duration = Duration::from_millis(500);
 
 /// Where the workflow is started and how long a POST waits for it.
 #[derive(Debug, Clone)]
@@ -119,6 +122,7 @@ impl App {
 
     async fn wait_for(&self, id: &RequestId, wait: Duration) -> Result<IssuanceRequest, Error> {
         let deadline = tokio::time::Instant::now() + wait;
+        let mut pause = POLL_FIRST;
         loop {
             let current = self
                 .repo
@@ -129,7 +133,9 @@ impl App {
             if current.status.is_final() || tokio::time::Instant::now() >= deadline {
                 return Ok(current);
             }
-            tokio::time::sleep(POLL_EVERY).await;
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            tokio::time::sleep(pause.min(left)).await;
+            pause = (pause * 3 / 2).min(POLL_MAX);
         }
     }
 

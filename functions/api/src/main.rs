@@ -28,8 +28,8 @@ async fn main() -> Result<(), RuntimeError> {
     };
     let app = for_process(App::new(
         deps.repo.clone(),
-        Kms::new(aws_sdk_kms::Client::new(&deps.sdk)),
-        Workflows::new(aws_sdk_sfn::Client::new(&deps.sdk)),
+        Kms::new(clavis_aws::clients::kms(&deps.sdk)),
+        Workflows::new(clavis_aws::clients::sfn(&deps.sdk)),
         issue,
     ));
     lambda_http::run(service_fn(move |req: Request| async move {

@@ -7,7 +7,7 @@ use clavis_lambda::step::{Deps, RuntimeError, for_process, serve};
 #[tokio::main]
 async fn main() -> Result<(), RuntimeError> {
     let deps = Deps::init().await?;
-    let kms = Kms::new(aws_sdk_kms::Client::new(&deps.sdk));
+    let kms = Kms::new(clavis_aws::clients::kms(&deps.sdk));
     let state = for_process((deps, kms));
     serve(state, |(deps, kms), _: clavis_health::HealthCheckInput| {
         check(

@@ -140,6 +140,7 @@ pub async fn publish_batch(
         published = total - parked,
         parked,
         redeliver = response.batch_item_failures.len(),
+        aws_calls = %clavis_lambda::telemetry::aws_calls(),
         "outbox batch"
     );
     response

@@ -11,10 +11,10 @@ use lambda_runtime::{LambdaEvent, service_fn};
 async fn main() -> Result<(), RuntimeError> {
     let deps = Deps::init().await?;
     let publisher = EventPublisher::new(
-        aws_sdk_eventbridge::Client::new(&deps.sdk),
+        clavis_aws::clients::eventbridge(&deps.sdk),
         deps.settings.event_bus_name.clone(),
     );
-    let dlq = QueueSender::new(aws_sdk_sqs::Client::new(&deps.sdk));
+    let dlq = QueueSender::new(clavis_aws::clients::sqs(&deps.sdk));
     let state = for_process((deps, publisher, dlq));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| async move {
         let (deps, publisher, dlq) = state;

@@ -7,7 +7,7 @@ use clavis_record_failure::record_failure;
 #[tokio::main]
 async fn main() -> Result<(), RuntimeError> {
     let deps = Deps::init().await?;
-    let dlq = QueueSender::new(aws_sdk_sqs::Client::new(&deps.sdk));
+    let dlq = QueueSender::new(clavis_aws::clients::sqs(&deps.sdk));
     let state = for_process((deps, dlq));
     serve(state, |(deps, dlq), task| {
         record_failure(

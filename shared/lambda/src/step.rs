@@ -36,11 +36,13 @@ impl Deps {
         let settings = Settings::from_env()?;
         let sdk = clavis_aws::config::load().await;
         let repo = Repository::new(
-            aws_sdk_dynamodb::Client::new(&sdk),
+            clavis_aws::clients::dynamodb(&sdk),
             settings.table_name.clone(),
             settings.audit_table_name.clone(),
         );
         repo.warm_up().await;
+        // Init's calls are not the first invocation's.
+        clavis_aws::calls::drain();
         Ok(Self {
             settings,
             sdk,
@@ -83,8 +85,17 @@ where
     let handler = &handler;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
-            let input = decode::<I>(event.payload).map_err(FunctionError::from)?;
-            handler(state, input).await.map_err(FunctionError::from)
+            let input = decode::<I>(event.payload);
+            let result = match input {
+                Ok(input) => handler(state, input).await,
+                Err(e) => Err(Error::from(e)),
+            };
+            tracing::info!(
+                ok = result.is_ok(),
+                aws_calls = %crate::telemetry::aws_calls(),
+                "invocation"
+            );
+            result.map_err(FunctionError::from)
         },
     ))
     .await

@@ -15,3 +15,9 @@ pub fn init() {
         .flatten_event(true)
         .try_init();
 }
+
+/// The AWS calls this invocation made (`dynamodb.GetItem=3 kms.Encrypt=1`), resetting the
+/// count for the next one. Logged once per invocation as the `aws_calls` field.
+pub fn aws_calls() -> String {
+    clavis_aws::calls::render(&clavis_aws::calls::drain())
+}
