@@ -128,6 +128,19 @@ pub fn basic(user: &str, password: &str) -> String {
     format!("Basic {}", STANDARD.encode(format!("{user}:{password}")))
 }
 
+/// `GET path` as the operator, answered as JSON.
+pub async fn get_json(path: &str) -> serde_json::Value {
+    http()
+        .get(url(path))
+        .header("authorization", operator_auth())
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json answer")
+}
+
 /// An HTTP client for the API.
 pub fn http() -> reqwest::Client {
     reqwest::Client::new()
@@ -445,4 +458,84 @@ pub fn execution_arn(state_machine_arn: &str, name: &str) -> String {
         "{}:{name}",
         state_machine_arn.replacen(":stateMachine:", ":execution:", 1)
     )
+}
+
+/// Issues a credential for `client_id` through the API; returns its id and secret.
+pub async fn issue_credential(
+    client_id: &str,
+    scopes: &[&str],
+    audiences: &[&str],
+) -> (String, String) {
+    let key = format!("issue-{}", clavis_core::ids::RequestId::generate().ulid());
+    let resp = credential_request(
+        client_id,
+        Some(&key),
+        &serde_json::json!({
+            "ttl_seconds": 3600,
+            "scopes": scopes,
+            "audiences": audiences,
+            "justification": "test",
+        }),
+    )
+    .send()
+    .await
+    .expect("issue");
+    assert_eq!(resp.status(), 201, "issuing a test credential");
+    let body: serde_json::Value = resp.json().await.expect("issued json");
+    (
+        body["credential_id"]
+            .as_str()
+            .expect("credential_id")
+            .to_owned(),
+        body["client_secret"]
+            .as_str()
+            .expect("client_secret")
+            .to_owned(),
+    )
+}
+
+/// `POST /oauth2/introspect` of `token` as the operator.
+pub async fn introspect(token: &str) -> serde_json::Value {
+    let form = format!("token={}", token);
+    http()
+        .post(url("/oauth2/introspect"))
+        .header("authorization", operator_auth())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form)
+        .send()
+        .await
+        .expect("introspect")
+        .json()
+        .await
+        .expect("introspection json")
+}
+
+/// `POST /v1/credentials/{id}/revoke` as the operator.
+pub fn revoke_request(credential_id: &str, reason: &str) -> reqwest::RequestBuilder {
+    http()
+        .post(url(&format!("/v1/credentials/{credential_id}/revoke")))
+        .header("authorization", operator_auth())
+        .json(&serde_json::json!({ "reason": reason }))
+}
+
+/// The whole revocation registry, paged through `GET /v1/revocations`.
+pub async fn registry() -> Vec<serde_json::Value> {
+    let mut items = Vec::new();
+    let mut since = 0u64;
+    loop {
+        let page: serde_json::Value = http()
+            .get(url(&format!("/v1/revocations?since={since}&limit=1000")))
+            .header("authorization", operator_auth())
+            .send()
+            .await
+            .expect("registry")
+            .json()
+            .await
+            .expect("registry json");
+        items.extend(page["items"].as_array().cloned().unwrap_or_default());
+        match page["next"].as_u64() {
+            Some(next) => since = next,
+            None => return items,
+        }
+    }
 }

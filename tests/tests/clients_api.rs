@@ -2,7 +2,7 @@
 
 use clavis_core::audit::verify_chain;
 use clavis_core::ids::ClientId;
-use clavis_tests::{basic, http, operator_auth, repository, stack, url};
+use clavis_tests::{basic, get_json, http, operator_auth, repository, stack, url};
 use serde_json::{Value, json};
 
 fn billing() -> Value {
@@ -44,15 +44,7 @@ async fn an_operator_registers_a_client_and_reads_it_back() {
         json!(["billing:read", "billing:write"])
     );
 
-    let read: Value = http()
-        .get(url(&format!("/v1/clients/{id}")))
-        .header("authorization", operator_auth())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let read = get_json(&format!("/v1/clients/{id}")).await;
     assert_eq!(read, created);
 
     // The registration left its audit record, and the chain verifies.

@@ -6,8 +6,8 @@ use clavis_core::ids::CredentialId;
 use clavis_core::secret::ClientSecret;
 use clavis_tests::{
     collect_messages, credential_request, execution_arn, execution_history_text, execution_names,
-    http, operator_auth, register_client, repository, settled_request, snapshot, stack, stack_logs,
-    state_machine, url,
+    get_json, http, operator_auth, register_client, repository, settled_request, snapshot, stack,
+    stack_logs, state_machine, url,
 };
 use serde_json::{Value, json};
 
@@ -71,15 +71,7 @@ async fn a_request_issues_a_credential_whose_secret_verifies_and_never_leaks() {
     assert_eq!(stored.client_id.to_string(), client_id);
 
     // Metadata and status answer without it; the secret cannot be picked up again.
-    let meta: Value = http()
-        .get(url(&format!("/v1/credentials/{credential_id}")))
-        .header("authorization", operator_auth())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let meta = get_json(&format!("/v1/credentials/{credential_id}")).await;
     assert_eq!(meta["status"], "active");
     assert_eq!(meta["scopes"], json!(["billing:read"]));
     assert!(meta.get("secret_hash").is_none());

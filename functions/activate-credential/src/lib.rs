@@ -3,7 +3,7 @@
 //! a commit whose answer was lost finds the work done and answers the same.
 
 use clavis_aws::dynamo::Repository;
-use clavis_core::events::{CredentialIssued, EventMeta};
+use clavis_core::events::{ClavisEvent, CredentialIssued, EventMeta};
 use clavis_core::lifecycle::CredentialState;
 use clavis_core::request::RequestStatus;
 use clavis_core::workflow::{Issued, Minted};

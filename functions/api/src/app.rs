@@ -116,6 +116,19 @@ impl App {
                 self.operator(req, scopes::ISSUER, now).await?;
                 self.get_credential(param(matched, "credential_id")).await
             }
+            Route::RevokeCredential => {
+                let principal = self.operator(req, scopes::REVOKER, now).await?;
+                self.revoke_credential(req, &principal, param(matched, "credential_id"), now)
+                    .await
+            }
+            Route::ListRevocations => {
+                auth::authenticate(&self.repo, req.headers(), now).await?;
+                self.list_revocations(req).await
+            }
+            Route::Introspect => {
+                auth::authenticate(&self.repo, req.headers(), now).await?;
+                self.introspect(req, now).await
+            }
         }
     }
 

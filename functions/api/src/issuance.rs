@@ -8,11 +8,12 @@ use base64::engine::general_purpose::STANDARD;
 use clavis_aws::dynamo::issuance::{Created, PickupCopy, pickup_context};
 use clavis_core::ids::{ClientId, CredentialId, RequestId};
 use clavis_core::issuance::{CredentialRequest, check_idempotency_key, request_id_for};
-use clavis_core::request::{IssuanceRequest, RequestStatus};
+use clavis_core::request::{IssuanceRequest, RequestProblem, RequestStatus};
 use clavis_core::secret::ClientSecret;
 use clavis_core::workflow::RequestRef;
 use clavis_core::{Error, SystemFault, UserError, scopes};
 use clavis_lambda::body;
+use clavis_lambda::problem::Problem;
 use lambda_http::http::HeaderValue;
 use lambda_http::{Body, Request, Response};
 use time::OffsetDateTime;
@@ -176,9 +177,23 @@ impl App {
                 )?
             }
             RequestStatus::Failed | RequestStatus::Denied => {
-                let view = RequestView::from(request);
-                let status = request.problem.as_ref().map_or(409, |p| p.status);
-                json(status, &view)?
+                // The request ended without a credential: answer its problem, as a problem.
+                let recorded = request.problem.clone().unwrap_or_else(|| RequestProblem {
+                    type_: "urn:clavis:problem:conflict".into(),
+                    title: "Conflict".into(),
+                    status: 409,
+                    detail: format!("the request is {}", request.status.as_str()),
+                });
+                Problem {
+                    type_: recorded.type_,
+                    title: recorded.title,
+                    status: recorded.status,
+                    detail: recorded.detail,
+                    instance: format!("/v1/requests/{}", request.request_id),
+                    request_id: request.request_id.to_string(),
+                    errors: Vec::new(),
+                }
+                .into_response()
             }
             RequestStatus::Pending | RequestStatus::PendingApproval => {
                 let mut resp = json(202, &RequestView::from(request))?;

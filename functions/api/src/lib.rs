@@ -5,6 +5,7 @@
 pub mod app;
 pub mod auth;
 pub mod issuance;
+pub mod revocation;
 pub mod routes;
 pub mod views;
 

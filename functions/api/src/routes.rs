@@ -19,6 +19,12 @@ pub enum Route {
     PickupSecret,
     /// `GET /v1/credentials/{credential_id}`: credential metadata.
     GetCredential,
+    /// `POST /v1/credentials/{credential_id}/revoke`: revoke one credential.
+    RevokeCredential,
+    /// `GET /v1/revocations`: the revocation registry.
+    ListRevocations,
+    /// `POST /oauth2/introspect`: RFC 7662 introspection.
+    Introspect,
 }
 
 /// Every route: method, path template (OpenAPI syntax), route.
@@ -42,6 +48,13 @@ pub const ROUTES: &[(Method, &str, Route)] = &[
         "/v1/credentials/{credential_id}",
         Route::GetCredential,
     ),
+    (
+        Method::POST,
+        "/v1/credentials/{credential_id}/revoke",
+        Route::RevokeCredential,
+    ),
+    (Method::GET, "/v1/revocations", Route::ListRevocations),
+    (Method::POST, "/oauth2/introspect", Route::Introspect),
 ];
 
 /// A matched route with its path parameters.

@@ -103,6 +103,7 @@ pub async fn bootstrap(
         rotated_from: None,
         rotated_to: None,
         secret_hash: secret.hash(),
+        revocation: None,
     };
     // The bootstrap is its own approval: policy cannot run before an operator exists.
     credential

@@ -42,6 +42,7 @@ pub fn credential_for(
         rotated_from: None,
         rotated_to: None,
         secret_hash: secret.hash(),
+        revocation: None,
     };
     credential.apply(LifecycleEvent::Approve)?;
     Ok(credential)

@@ -40,11 +40,17 @@ pub struct DeadLetter<'a> {
 pub fn problem_of(error: &CaughtError) -> RequestProblem {
     if error.is_user_error() {
         let code = error.code().unwrap_or("invalid-request");
-        let user = UserError::Conflict(String::new());
+        let (title, status) = match code {
+            "not-found" => ("Not found", 404),
+            "forbidden" => ("Forbidden", 403),
+            "invalid-request" => ("Invalid request", 422),
+            "illegal-transition" => ("Illegal lifecycle transition", 409),
+            _ => ("Conflict", 409),
+        };
         RequestProblem {
             type_: format!("urn:clavis:problem:{code}"),
-            title: title_of(code).unwrap_or(user.title()).to_owned(),
-            status: status_of(code),
+            title: title.to_owned(),
+            status,
             detail: error.message(),
         }
     } else {
@@ -52,26 +58,6 @@ pub fn problem_of(error: &CaughtError) -> RequestProblem {
             service: "workflow",
             detail: error.error.clone(),
         }))
-    }
-}
-
-fn title_of(code: &str) -> Option<&'static str> {
-    Some(match code {
-        "not-found" => "Not found",
-        "forbidden" => "Forbidden",
-        "invalid-request" => "Invalid request",
-        "conflict" => "Conflict",
-        "illegal-transition" => "Illegal lifecycle transition",
-        _ => return None,
-    })
-}
-
-fn status_of(code: &str) -> u16 {
-    match code {
-        "not-found" => 404,
-        "forbidden" => 403,
-        "invalid-request" => 422,
-        _ => 409,
     }
 }
 

@@ -7,7 +7,22 @@ use time::OffsetDateTime;
 
 use crate::ids::{ClientId, CredentialId, RequestId};
 use crate::lifecycle::{CredentialState, IllegalTransition, LifecycleEvent, transition};
+use crate::revocation::RevocationReason;
 use crate::secret::SecretHash;
+
+/// How a revoked credential was revoked: enough to answer a repeated revoke identically.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revocation {
+    /// Registry position.
+    pub seq: u64,
+    /// Why.
+    pub reason: RevocationReason,
+    /// When it committed.
+    #[serde(with = "time::serde::rfc3339")]
+    pub revoked_at: OffsetDateTime,
+    /// Who.
+    pub revoked_by: String,
+}
 
 /// A credential as stored: never the secret, only its hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,6 +59,9 @@ pub struct Credential {
     pub rotated_to: Option<CredentialId>,
     /// SHA-256 of the secret.
     pub secret_hash: SecretHash,
+    /// Set when it was revoked.
+    #[serde(default)]
+    pub revocation: Option<Revocation>,
 }
 
 impl Credential {
@@ -82,6 +100,7 @@ mod tests {
             rotated_from: None,
             rotated_to: None,
             secret_hash: secret.hash(),
+            revocation: None,
         }
     }
 

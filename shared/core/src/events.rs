@@ -12,6 +12,7 @@ use ulid::Ulid;
 
 use crate::client::Environment;
 use crate::ids::{ClientId, CredentialId, RequestId};
+use crate::revocation::RevocationReason;
 
 /// Version of every detail schema below.
 pub const SCHEMA_VERSION: &str = "1";
@@ -73,18 +74,59 @@ pub struct OutboxEvent {
     pub detail: String,
 }
 
-impl CredentialIssued {
+/// An event type: its `detail-type`, and how it goes into the outbox.
+pub trait ClavisEvent: Serialize {
     /// EventBridge `detail-type`.
-    pub const DETAIL_TYPE: &'static str = "Credential Issued";
+    const DETAIL_TYPE: &'static str;
+
+    /// The event's metadata.
+    fn meta(&self) -> &EventMeta;
 
     /// This event, ready for the outbox.
-    pub fn to_outbox(&self) -> OutboxEvent {
+    fn to_outbox(&self) -> OutboxEvent {
         OutboxEvent {
-            event_id: self.meta.event_id.clone(),
+            event_id: self.meta().event_id.clone(),
             detail_type: Self::DETAIL_TYPE,
             // Ids, enums, strings and timestamps only: serialising cannot fail.
             detail: serde_json::to_string(self).unwrap_or_default(),
         }
+    }
+}
+
+impl ClavisEvent for CredentialIssued {
+    const DETAIL_TYPE: &'static str = "Credential Issued";
+
+    fn meta(&self) -> &EventMeta {
+        &self.meta
+    }
+}
+
+/// `Credential Revoked`: a credential stopped being valid before its expiry. `seq` is its
+/// position in the registry: a subscriber that sees a gap backfills from
+/// `/v1/revocations?since=`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CredentialRevoked {
+    /// Event metadata.
+    #[serde(flatten)]
+    pub meta: EventMeta,
+    /// Registry position.
+    pub seq: u64,
+    /// The revoked credential.
+    pub credential_id: CredentialId,
+    /// Its client.
+    pub client_id: ClientId,
+    /// Why.
+    pub reason: RevocationReason,
+    /// When the revocation committed.
+    #[serde(with = "time::serde::rfc3339")]
+    pub revoked_at: OffsetDateTime,
+}
+
+impl ClavisEvent for CredentialRevoked {
+    const DETAIL_TYPE: &'static str = "Credential Revoked";
+
+    fn meta(&self) -> &EventMeta {
+        &self.meta
     }
 }
 
@@ -107,20 +149,48 @@ mod tests {
         }
     }
 
+    /// The validator of a published schema, and the detail of `outbox` as JSON.
+    fn checked(schema: &str, outbox: &OutboxEvent) -> (jsonschema::Validator, serde_json::Value) {
+        let schema: serde_json::Value = serde_json::from_str(schema).unwrap();
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        (validator, serde_json::from_str(&outbox.detail).unwrap())
+    }
+
+    fn errors(validator: &jsonschema::Validator, detail: &serde_json::Value) -> Vec<String> {
+        validator
+            .iter_errors(detail)
+            .map(|e| e.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn credential_revoked_matches_its_published_schema() {
+        let now = OffsetDateTime::now_utc();
+        let outbox = CredentialRevoked {
+            meta: EventMeta::new(now),
+            seq: 7,
+            credential_id: CredentialId::generate(),
+            client_id: ClientId::generate(),
+            reason: RevocationReason::KeyCompromise,
+            revoked_at: now,
+        }
+        .to_outbox();
+        assert_eq!(outbox.detail_type, "Credential Revoked");
+        let (validator, detail) = checked(
+            include_str!("../../../events/schemas/credential-revoked.json"),
+            &outbox,
+        );
+        assert_eq!(errors(&validator, &detail), Vec::<String>::new());
+    }
+
     #[test]
     fn credential_issued_matches_its_published_schema() {
-        let schema: serde_json::Value = serde_json::from_str(include_str!(
-            "../../../events/schemas/credential-issued.json"
-        ))
-        .unwrap();
-        let validator = jsonschema::validator_for(&schema).unwrap();
         let outbox = issued().to_outbox();
-        let detail: serde_json::Value = serde_json::from_str(&outbox.detail).unwrap();
-        let errors: Vec<String> = validator
-            .iter_errors(&detail)
-            .map(|e| e.to_string())
-            .collect();
-        assert!(errors.is_empty(), "{errors:?}");
+        let (validator, detail) = checked(
+            include_str!("../../../events/schemas/credential-issued.json"),
+            &outbox,
+        );
+        assert_eq!(errors(&validator, &detail), Vec::<String>::new());
         assert_eq!(detail["event_id"], outbox.event_id.as_str());
         // And the schema is not vacuous: a detail missing its id fails it.
         let mut broken = detail.clone();

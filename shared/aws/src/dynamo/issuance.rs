@@ -214,19 +214,7 @@ impl Repository {
             .expression_attribute_values(":one", AttributeValue::N("1".into()))
             .build()
             .map_err(build_fault)?;
-        let mut outbox: Item = items::key(keys::outbox(&event.event_id));
-        outbox.insert(keys::ENTITY.into(), AttributeValue::S(OUTBOX.into()));
-        outbox.insert("event_id".into(), AttributeValue::S(event.event_id.clone()));
-        outbox.insert(
-            "detail_type".into(),
-            AttributeValue::S(event.detail_type.into()),
-        );
-        outbox.insert("detail".into(), AttributeValue::S(event.detail.clone()));
-        outbox.insert("occurred_at".into(), AttributeValue::S(rfc3339(at)));
-        outbox.insert(
-            "ttl".into(),
-            AttributeValue::N((at.unix_timestamp() + OUTBOX_TTL_SECONDS).to_string()),
-        );
+        let outbox = outbox_item(event, at);
         let writes = vec![
             ConditionalWrite {
                 item: TransactWriteItem::builder()
@@ -407,6 +395,24 @@ impl Repository {
             on_conflict,
         })
     }
+}
+
+/// The outbox entry of `event`: the stream delivers its insert to the publisher.
+pub(crate) fn outbox_item(event: &OutboxEvent, at: OffsetDateTime) -> Item {
+    let mut outbox: Item = items::key(keys::outbox(&event.event_id));
+    outbox.insert(keys::ENTITY.into(), AttributeValue::S(OUTBOX.into()));
+    outbox.insert("event_id".into(), AttributeValue::S(event.event_id.clone()));
+    outbox.insert(
+        "detail_type".into(),
+        AttributeValue::S(event.detail_type.into()),
+    );
+    outbox.insert("detail".into(), AttributeValue::S(event.detail.clone()));
+    outbox.insert("occurred_at".into(), AttributeValue::S(rfc3339(at)));
+    outbox.insert(
+        "ttl".into(),
+        AttributeValue::N((at.unix_timestamp() + OUTBOX_TTL_SECONDS).to_string()),
+    );
+    outbox
 }
 
 fn rfc3339(t: OffsetDateTime) -> String {

@@ -45,3 +45,21 @@ pub fn pickup(id: &RequestId) -> (String, String) {
 pub fn outbox(event_id: &str) -> (String, String) {
     (format!("OUTBOX#{event_id}"), "EVENT".into())
 }
+
+/// Partition of the revocation registry: entries sorted by zero-padded `seq`.
+pub const REVOCATIONS: &str = "REVOCATIONS";
+
+/// Key of the registry's counter (the last `seq` handed out).
+pub fn revocation_counter() -> (String, String) {
+    (REVOCATIONS.into(), "COUNTER".into())
+}
+
+/// Key of registry entry `seq`.
+pub fn revocation(seq: u64) -> (String, String) {
+    (REVOCATIONS.into(), revocation_sort_key(seq))
+}
+
+/// The sort key of registry entry `seq`: zero-padded, so the order of keys is the order of seqs.
+pub fn revocation_sort_key(seq: u64) -> String {
+    format!("SEQ#{seq:020}")
+}

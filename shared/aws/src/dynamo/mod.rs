@@ -10,6 +10,7 @@ pub mod credentials;
 pub mod issuance;
 pub mod items;
 pub mod keys;
+pub mod revocations;
 pub mod trail;
 
 use aws_sdk_dynamodb::Client as DynamoDb;

@@ -1,0 +1,229 @@
+//! Revocation over HTTP: revoke one credential (committed before the answer, repeat-safe), read
+//! the registry in `seq` order, and RFC 7662 introspection that sees a revocation at once.
+
+use std::collections::BTreeSet;
+
+use clavis_core::ids::CredentialId;
+use clavis_core::revocation::{RevocationEntry, RevokeRequest};
+use clavis_core::secret::ClientSecret;
+use clavis_core::{Error, FieldViolation, UserError};
+use clavis_lambda::body;
+use lambda_http::http::header::CONTENT_TYPE;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::app::{App, json};
+use crate::auth::Principal;
+
+/// Registry page size when the caller names none.
+pub const DEFAULT_LIMIT: u32 = 100;
+/// Largest registry page.
+pub const MAX_LIMIT: u32 = 1000;
+
+/// The answer to a revoke: the same on every repeat.
+#[derive(Debug, Serialize)]
+pub struct RevokedView {
+    /// The credential.
+    pub credential_id: CredentialId,
+    /// Always `revoked`.
+    pub status: &'static str,
+    /// When the revocation committed.
+    #[serde(with = "time::serde::rfc3339")]
+    pub revoked_at: OffsetDateTime,
+    /// Its registry position.
+    pub seq: u64,
+}
+
+/// One page of the registry.
+#[derive(Debug, Serialize)]
+pub struct RegistryPage {
+    /// Entries in `seq` order.
+    pub items: Vec<RegistryItem>,
+    /// The `since` of the next page, if this one was full.
+    pub next: Option<u64>,
+}
+
+/// A registry entry as published (who revoked it stays in the audit trail).
+#[derive(Debug, Serialize)]
+pub struct RegistryItem {
+    /// Position.
+    pub seq: u64,
+    /// The revoked credential.
+    pub credential_id: CredentialId,
+    /// Its client.
+    pub client_id: clavis_core::ids::ClientId,
+    /// Why.
+    pub reason: clavis_core::revocation::RevocationReason,
+    /// When.
+    #[serde(with = "time::serde::rfc3339")]
+    pub revoked_at: OffsetDateTime,
+}
+
+impl From<RevocationEntry> for RegistryItem {
+    fn from(e: RevocationEntry) -> Self {
+        Self {
+            seq: e.seq,
+            credential_id: e.credential_id,
+            client_id: e.client_id,
+            reason: e.reason,
+            revoked_at: e.revoked_at,
+        }
+    }
+}
+
+/// The RFC 7662 request body.
+#[derive(Debug, Deserialize)]
+struct IntrospectionForm {
+    token: String,
+    #[serde(default)]
+    #[allow(dead_code)]
+    token_type_hint: Option<String>,
+}
+
+/// An RFC 7662 answer: `{"active": false}` and nothing else, or the active credential's facts.
+#[derive(Debug, Serialize, Default)]
+pub struct Introspection {
+    /// Whether the presented secret is usable right now.
+    pub active: bool,
+    /// The client.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// Same as `client_id`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    /// Space-separated scopes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// Audiences.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aud: Option<BTreeSet<String>>,
+    /// Expiry, seconds since the epoch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exp: Option<i64>,
+    /// Issue time, seconds since the epoch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
+    /// The credential.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credential_id: Option<String>,
+}
+
+impl App {
+    /// `POST /v1/credentials/{credential_id}/revoke`.
+    pub(crate) async fn revoke_credential(
+        &self,
+        req: &Request,
+        principal: &Principal,
+        id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Response<Body>, Error> {
+        let not_found = || UserError::NotFound("credential".into());
+        let id: CredentialId = id.parse().map_err(|_| not_found())?;
+        let reason =
+            body::parse_json::<RevokeRequest>(req.headers(), req.body(), body::DEFAULT_LIMIT)?
+                .operator_reason()?;
+        let revoked = self
+            .repo
+            .revoke_credential(&id, reason, &principal.actor(), now)
+            .await?;
+        tracing::info!(credential_id = %id, seq = revoked.entry.seq, first = revoked.now, "credential revoked");
+        json(
+            200,
+            &RevokedView {
+                credential_id: id,
+                status: "revoked",
+                revoked_at: revoked.entry.revoked_at,
+                seq: revoked.entry.seq,
+            },
+        )
+    }
+
+    /// `GET /v1/revocations?since=SEQ&limit=N`.
+    pub(crate) async fn list_revocations(&self, req: &Request) -> Result<Response<Body>, Error> {
+        let query = req.query_string_parameters_ref();
+        let number = |name: &str, default: u64| -> Result<u64, UserError> {
+            match query.and_then(|q| q.first(name)) {
+                None => Ok(default),
+                Some(v) => v.parse().map_err(|_| {
+                    UserError::Invalid(vec![FieldViolation::new(name, "must be a whole number")])
+                }),
+            }
+        };
+        let since = number("since", 0)?;
+        let limit = number("limit", u64::from(DEFAULT_LIMIT))?;
+        if limit == 0 || limit > u64::from(MAX_LIMIT) {
+            return Err(UserError::Invalid(vec![FieldViolation::new(
+                "limit",
+                format!("must be 1 to {MAX_LIMIT}"),
+            )])
+            .into());
+        }
+        let limit = u32::try_from(limit).unwrap_or(MAX_LIMIT);
+        let entries = self.repo.revocations_since(since, limit).await?;
+        let next = (entries.len() == limit as usize)
+            .then(|| entries.last().map(|e| e.seq))
+            .flatten();
+        json(
+            200,
+            &RegistryPage {
+                items: entries.into_iter().map(RegistryItem::from).collect(),
+                next,
+            },
+        )
+    }
+
+    /// `POST /oauth2/introspect` (RFC 7662) for client secrets; read consistently, so a
+    /// revocation is seen from the moment its revoke call answered.
+    pub(crate) async fn introspect(
+        &self,
+        req: &Request,
+        now: OffsetDateTime,
+    ) -> Result<Response<Body>, Error> {
+        let is_form = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|m| {
+                m.trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            });
+        if !is_form {
+            return Err(UserError::UnsupportedMediaType.into());
+        }
+        let bytes: &[u8] = req.body().as_ref();
+        if bytes.len() > body::DEFAULT_LIMIT {
+            return Err(UserError::PayloadTooLarge {
+                limit: body::DEFAULT_LIMIT,
+            }
+            .into());
+        }
+        let form: IntrospectionForm = serde_urlencoded::from_bytes(bytes)
+            .map_err(|_| UserError::Invalid(vec![FieldViolation::new("token", "is required")]))?;
+        let answer = match ClientSecret::parse(&form.token) {
+            Err(_) => Introspection::default(),
+            Ok(secret) => match self
+                .repo
+                .get_credential(&secret.credential_id(), true)
+                .await?
+            {
+                Some(c) if c.value.secret_hash.verifies(&secret) && c.value.is_usable_at(now) => {
+                    let c = c.value;
+                    Introspection {
+                        active: true,
+                        client_id: Some(c.client_id.to_string()),
+                        sub: Some(c.client_id.to_string()),
+                        scope: Some(c.scopes.iter().cloned().collect::<Vec<_>>().join(" ")),
+                        aud: Some(c.audiences),
+                        exp: Some(c.expires_at.unix_timestamp()),
+                        iat: c.issued_at.map(OffsetDateTime::unix_timestamp),
+                        credential_id: Some(c.credential_id.to_string()),
+                    }
+                }
+                _ => Introspection::default(),
+            },
+        };
+        json(200, &answer)
+    }
+}

@@ -1,0 +1,241 @@
+//! The revocation registry: revoking a credential is one transaction — credential revoked,
+//! the next `seq` taken from the counter, the registry entry, the audit record and the outbox
+//! event — so the registry says "revoked" the moment the caller is answered, and `seq` is
+//! strictly increasing without gaps or duplicates however many revoke at once.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
+use clavis_core::audit::AuditEntry;
+use clavis_core::credential::Revocation;
+use clavis_core::events::{ClavisEvent, CredentialRevoked, EventMeta};
+use clavis_core::ids::CredentialId;
+use clavis_core::lifecycle::{LifecycleEvent, transition};
+use clavis_core::revocation::{RevocationEntry, RevocationReason};
+use clavis_core::{Error, SystemFault, UserError};
+use time::OffsetDateTime;
+
+use super::Repository;
+use super::audited::{AuditedChange, ConditionalWrite, build_fault};
+use super::items::{self, Item};
+use super::keys;
+use crate::fault;
+
+/// Entity tag of registry entries.
+pub const ENTITY: &str = "revocation";
+/// Attempts at taking a `seq` before contention is reported as a fault.
+const ATTEMPTS: u32 = 40;
+
+/// What a revoke call did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revoked {
+    /// The registry entry (the same on every repeat).
+    pub entry: RevocationEntry,
+    /// Whether this call revoked it (false: it already was).
+    pub now: bool,
+}
+
+impl Repository {
+    /// Revokes `credential_id`, or answers the revocation it already has.
+    pub async fn revoke_credential(
+        &self,
+        credential_id: &CredentialId,
+        reason: RevocationReason,
+        actor: &str,
+        at: OffsetDateTime,
+    ) -> Result<Revoked, Error> {
+        for attempt in 0..ATTEMPTS {
+            let stored = self
+                .get_credential(credential_id, true)
+                .await?
+                .ok_or_else(|| UserError::NotFound("credential".into()))?;
+            let credential = stored.value;
+            if let Some(r) = credential.revocation {
+                return Ok(Revoked {
+                    entry: RevocationEntry {
+                        seq: r.seq,
+                        credential_id: credential.credential_id,
+                        client_id: credential.client_id,
+                        reason: r.reason,
+                        revoked_at: r.revoked_at,
+                        revoked_by: r.revoked_by,
+                    },
+                    now: false,
+                });
+            }
+            transition(credential.status, LifecycleEvent::Revoke).map_err(UserError::from)?;
+            let last = self.revocation_counter().await?;
+            let entry = RevocationEntry {
+                seq: last + 1,
+                credential_id: credential.credential_id,
+                client_id: credential.client_id,
+                reason,
+                revoked_at: at,
+                revoked_by: actor.to_owned(),
+            };
+            let event = CredentialRevoked {
+                meta: EventMeta::new(at),
+                seq: entry.seq,
+                credential_id: entry.credential_id,
+                client_id: entry.client_id,
+                reason,
+                revoked_at: at,
+            };
+            let writes = vec![
+                self.revoke_write(&entry, stored.version)?,
+                self.counter_write(last)?,
+                self.put_new(
+                    items::to_item(&entry, keys::revocation(entry.seq), ENTITY, 1)?,
+                    UserError::Conflict("seq taken".into()),
+                )?,
+                self.put_new(
+                    super::issuance::outbox_item(&event.to_outbox(), at),
+                    UserError::Conflict("event already queued".into()),
+                )?,
+            ];
+            let result = self
+                .commit(AuditedChange {
+                    client_id: entry.client_id,
+                    writes,
+                    entry: AuditEntry {
+                        actor: actor.to_owned(),
+                        action: "credential.revoked".into(),
+                        subject: entry.credential_id.to_string(),
+                        detail: BTreeMap::from([
+                            ("seq".to_owned(), entry.seq.to_string()),
+                            ("reason".to_owned(), reason.as_str().to_owned()),
+                            ("event_id".to_owned(), event.meta.event_id.clone()),
+                        ]),
+                    },
+                    at,
+                })
+                .await;
+            match result {
+                Ok(_) => return Ok(Revoked { entry, now: true }),
+                // Another revocation took this seq, or revoked this credential: read again.
+                Err(Error::User(UserError::Conflict(_))) => {
+                    // Spread the contenders: a pause drawn from the credential id's random bits.
+                    let spread = (credential_id.ulid().random() as u64)
+                        .wrapping_add(u64::from(attempt) * 7919)
+                        % 30;
+                    tokio::time::sleep(Duration::from_millis(5 + spread)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(SystemFault::Unavailable {
+            service: "dynamodb",
+            detail: "revocation seq contention".into(),
+        }
+        .into())
+    }
+
+    /// Registry entries with `seq > since`, in order, at most `limit`.
+    pub async fn revocations_since(
+        &self,
+        since: u64,
+        limit: u32,
+    ) -> Result<Vec<RevocationEntry>, Error> {
+        let out = self
+            .db
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :p AND sk > :since")
+            .expression_attribute_values(":p", AttributeValue::S(keys::REVOCATIONS.into()))
+            .expression_attribute_values(
+                ":since",
+                AttributeValue::S(keys::revocation_sort_key(since)),
+            )
+            .consistent_read(true)
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(|e| fault::from_sdk("dynamodb", &e))?;
+        out.items
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|item| items::string(item, keys::SK).is_some_and(|sk| sk.starts_with("SEQ#")))
+            .map(|item| {
+                items::from_item(item, ENTITY)
+                    .map(|(e, _)| e)
+                    .map_err(Error::from)
+            })
+            .collect()
+    }
+
+    /// The last `seq` handed out (0 before the first revocation), read consistently.
+    async fn revocation_counter(&self) -> Result<u64, Error> {
+        let out = self
+            .db
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(items::key(keys::revocation_counter())))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| fault::from_sdk("dynamodb", &e))?;
+        Ok(out
+            .item
+            .and_then(|item| items::number(&item, "seq"))
+            .unwrap_or(0))
+    }
+
+    fn counter_write(&self, last: u64) -> Result<ConditionalWrite, Error> {
+        let taken = || UserError::Conflict("seq taken".into());
+        if last == 0 {
+            let mut item: Item = items::key(keys::revocation_counter());
+            item.insert(
+                keys::ENTITY.into(),
+                AttributeValue::S("revocation_counter".into()),
+            );
+            item.insert("seq".into(), AttributeValue::N("1".into()));
+            return self.put_new(item, taken());
+        }
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(items::key(keys::revocation_counter())))
+            .update_expression("SET #seq = :next")
+            .condition_expression("#seq = :last")
+            .expression_attribute_names("#seq", "seq")
+            .expression_attribute_values(":last", AttributeValue::N(last.to_string()))
+            .expression_attribute_values(":next", AttributeValue::N((last + 1).to_string()))
+            .build()
+            .map_err(build_fault)?;
+        Ok(ConditionalWrite {
+            item: TransactWriteItem::builder().update(update).build(),
+            on_conflict: taken(),
+        })
+    }
+
+    fn revoke_write(
+        &self,
+        entry: &RevocationEntry,
+        version: u64,
+    ) -> Result<ConditionalWrite, Error> {
+        let revocation = serde_dynamo::to_attribute_value(Revocation {
+            seq: entry.seq,
+            reason: entry.reason,
+            revoked_at: entry.revoked_at,
+            revoked_by: entry.revoked_by.clone(),
+        })
+        .map_err(|e| SystemFault::Internal(format!("cannot encode revocation: {e}")))?;
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(items::key(keys::credential(&entry.credential_id))))
+            .update_expression("SET #status = :revoked, revocation = :revocation, #version = :next")
+            .condition_expression("#version = :version")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#version", keys::VERSION)
+            .expression_attribute_values(":revoked", AttributeValue::S("revoked".into()))
+            .expression_attribute_values(":revocation", revocation)
+            .expression_attribute_values(":version", AttributeValue::N(version.to_string()))
+            .expression_attribute_values(":next", AttributeValue::N((version + 1).to_string()))
+            .build()
+            .map_err(build_fault)?;
+        Ok(ConditionalWrite {
+            item: TransactWriteItem::builder().update(update).build(),
+            on_conflict: UserError::Conflict("credential changed".into()),
+        })
+    }
+}
