@@ -26,8 +26,9 @@ lint: ## fmt check, clippy -D warnings, template lint
 unit: ## unit and property tests (no cloud needed)
 	@scripts/test unit
 
-bench: ## issuance latency and AWS calls per issuance against the running `make dev` stack
+bench: ## issuance and revocation latency, AWS calls per issuance, propagation, against the running `make dev` stack
 	@.local/venv/bin/python bench/issuance.py --requests 200
+	@.local/venv/bin/python bench/revocation.py --revocations 200
 
 fmt: ## format the code
 	cargo fmt --all

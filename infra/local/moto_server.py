@@ -46,6 +46,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
 import moto_kms
 import moto_streams
+import moto_transactions
 
 LAMBDA_PORT = int(os.environ.get("LAMBDA_PORT", "9000"))
 LOCAL_DIR = Path(os.environ.get("CLAVIS_LOCAL_DIR", ".local/dev"))
@@ -174,6 +175,7 @@ def main() -> None:
     port = os.environ.setdefault("MOTO_PORT", "5050")
     LambdaSimpleBackend.invoke = bridged_invoke
     moto_streams.install()
+    moto_transactions.install()
     moto_kms.install()
     from moto.dynamodb.responses import DynamoHandler
     from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
