@@ -66,24 +66,34 @@ def aws_calls_since(log_path, offset):
     return totals, by_source
 
 
+#: What every benchmark credential asks for.
+CREDENTIAL = {"ttl_seconds": 3600, "scopes": ["bench:read"], "audiences": ["https://bench.example"],
+              "justification": "benchmark"}
+
+
+def bench_client(stack_path, name):
+    """The stack, the API base URL, the operator's Authorization value and a fresh client."""
+    stack = json.load(open(stack_path))
+    api = stack["api_url"].rstrip("/")
+    auth = "Basic " + base64.b64encode(
+        f"{stack['operator_client_id']}:{stack['operator_client_secret']}".encode()).decode()
+    status, client = call("POST", f"{api}/v1/clients", auth, {
+        "name": name, "environment": "dev", "tier": "standard",
+        "allowed_scopes": CREDENTIAL["scopes"], "allowed_audiences": CREDENTIAL["audiences"]})
+    assert status == 201, (status, client)
+    return stack, api, auth, client
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--requests", type=int, default=200)
     ap.add_argument("--stack", default=".local/dev/stack.json")
     args = ap.parse_args()
-    stack = json.load(open(args.stack))
-    api = stack["api_url"].rstrip("/")
-    auth = "Basic " + base64.b64encode(
-        f"{stack['operator_client_id']}:{stack['operator_client_secret']}".encode()).decode()
-    status, client = call("POST", f"{api}/v1/clients", auth, {
-        "name": "bench", "environment": "dev", "tier": "standard",
-        "allowed_scopes": ["bench:read"], "allowed_audiences": ["https://bench.example"]})
-    assert status == 201, (status, client)
+    stack, api, auth, client = bench_client(args.stack, "bench")
     log_path = os.path.join(os.path.dirname(args.stack), "logs", "lambda.log")
     offset = os.path.getsize(log_path)
 
-    body = {"ttl_seconds": 3600, "scopes": ["bench:read"], "audiences": ["https://bench.example"],
-            "justification": "benchmark"}
+    body = CREDENTIAL
     latencies, slow = [], 0
     for _ in range(args.requests):
         t0 = time.perf_counter()

@@ -10,7 +10,6 @@ arrives. Propagation = arrival at the subscriber queue - the moment the revoke a
     .local/venv/bin/python bench/revocation.py [--revocations 200] [--stack .local/dev/stack.json]
 """
 import argparse
-import base64
 import concurrent.futures
 import json
 import threading
@@ -19,7 +18,7 @@ import uuid
 
 import boto3
 
-from issuance import call, percentile, summary
+from issuance import CREDENTIAL, bench_client, call, summary
 
 
 def main():
@@ -27,16 +26,8 @@ def main():
     ap.add_argument("--revocations", type=int, default=200)
     ap.add_argument("--stack", default=".local/dev/stack.json")
     args = ap.parse_args()
-    stack = json.load(open(args.stack))
-    api = stack["api_url"].rstrip("/")
-    auth = "Basic " + base64.b64encode(
-        f"{stack['operator_client_id']}:{stack['operator_client_secret']}".encode()).decode()
-    status, client = call("POST", f"{api}/v1/clients", auth, {
-        "name": "bench-revocation", "environment": "dev", "tier": "standard",
-        "allowed_scopes": ["bench:read"], "allowed_audiences": ["https://bench.example"]})
-    assert status == 201, (status, client)
-    body = {"ttl_seconds": 3600, "scopes": ["bench:read"], "audiences": ["https://bench.example"],
-            "justification": "benchmark"}
+    stack, api, auth, client = bench_client(args.stack, "bench-revocation")
+    body = CREDENTIAL
 
     def issue(_):
         status, answer = call("POST", f"{api}/v1/clients/{client['client_id']}/credentials", auth,
