@@ -244,3 +244,59 @@ async fn concurrent_pickups_hand_the_secret_out_once() {
     assert_eq!(secrets.len(), 1);
     ClientSecret::parse(&secrets[0]).unwrap();
 }
+
+#[tokio::test]
+async fn unknown_requests_and_early_pickups_are_problems() {
+    let unknown = clavis_core::ids::RequestId::generate();
+    for (method, path, status) in [
+        ("GET", format!("/v1/requests/{unknown}"), 404),
+        ("GET", "/v1/requests/req_nope".to_owned(), 404),
+        ("POST", format!("/v1/requests/{unknown}/secret"), 404),
+        (
+            "GET",
+            format!("/v1/credentials/{}", CredentialId::generate()),
+            404,
+        ),
+    ] {
+        let req = if method == "GET" {
+            http().get(url(&path))
+        } else {
+            http().post(url(&path))
+        };
+        let resp = req
+            .header("authorization", operator_auth())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), status, "{method} {path}");
+        assert_eq!(resp.headers()["content-type"], "application/problem+json");
+    }
+    // A request still running has no secret to pick up yet: 409, and the copy stays for later.
+    let client_id = client().await;
+    let resp = credential_request(&client_id, Some(&key()), &body())
+        .header("prefer", "respond-async")
+        .send()
+        .await
+        .unwrap();
+    let request_id = resp.json::<Value>().await.unwrap()["request_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let early = http()
+        .post(url(&format!("/v1/requests/{request_id}/secret")))
+        .header("authorization", operator_auth())
+        .send()
+        .await
+        .unwrap();
+    if early.status() != 200 {
+        assert_eq!(early.status(), 409, "a pending request");
+        assert_eq!(settled_request(&request_id).await["status"], "completed");
+        let later = http()
+            .post(url(&format!("/v1/requests/{request_id}/secret")))
+            .header("authorization", operator_auth())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(later.status(), 200, "the copy waited for its pickup");
+    }
+}

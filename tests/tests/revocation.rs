@@ -225,3 +225,20 @@ async fn introspection_of_anything_but_an_active_secret_is_inactive() {
         .unwrap();
     assert_eq!(resp.status(), 401, "introspection requires authentication");
 }
+
+#[tokio::test]
+async fn a_bad_registry_query_is_a_problem() {
+    for query in ["since=abc", "since=-1", "limit=0", "limit=5000", "limit=x"] {
+        let resp = http()
+            .get(url(&format!("/v1/revocations?{query}")))
+            .header("authorization", clavis_tests::operator_auth())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 422, "{query}");
+        let p: Value = resp.json().await.unwrap();
+        assert_eq!(p["type"], "urn:clavis:problem:invalid-request", "{query}");
+    }
+    let resp = http().get(url("/v1/revocations")).send().await.unwrap();
+    assert_eq!(resp.status(), 401, "the registry requires authentication");
+}
