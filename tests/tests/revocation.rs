@@ -242,3 +242,59 @@ async fn a_bad_registry_query_is_a_problem() {
     let resp = http().get(url("/v1/revocations")).send().await.unwrap();
     assert_eq!(resp.status(), 401, "the registry requires authentication");
 }
+
+#[tokio::test]
+async fn expired_and_failed_credentials_cannot_be_revoked() {
+    use clavis_aws::dynamo::{items, keys};
+    use clavis_core::credential::Credential;
+    use clavis_core::ids::{ClientId, CredentialId};
+    use clavis_core::lifecycle::CredentialState;
+    use clavis_core::secret::{ClientSecret, SecretMode};
+
+    let db = aws_sdk_dynamodb::Client::new(&clavis_tests::sdk().await);
+    let now = time::OffsetDateTime::now_utc();
+    for (status, expires_at) in [
+        (CredentialState::Active, now - time::Duration::minutes(1)),
+        (CredentialState::Failed, now + time::Duration::hours(1)),
+        (CredentialState::Denied, now + time::Duration::hours(1)),
+    ] {
+        let id = CredentialId::generate();
+        let credential = Credential {
+            credential_id: id,
+            client_id: ClientId::generate(),
+            status,
+            scopes: BTreeSet::new(),
+            audiences: BTreeSet::new(),
+            issued_at: None,
+            expires_at,
+            renew_after: None,
+            policy_version: "test".into(),
+            request_id: None,
+            rotated_from: None,
+            rotated_to: None,
+            secret_hash: ClientSecret::generate(id, SecretMode::Test).unwrap().hash(),
+            revocation: None,
+        };
+        db.put_item()
+            .table_name(&stack().table_name)
+            .set_item(Some(
+                items::to_item(&credential, keys::credential(&id), "credential", 1).unwrap(),
+            ))
+            .send()
+            .await
+            .unwrap();
+        let resp = revoke_request(&id.to_string(), "operator_request")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 409, "{status:?}");
+        let p: Value = resp.json().await.unwrap();
+        assert_eq!(p["type"], "urn:clavis:problem:illegal-transition", "{p}");
+        assert!(
+            registry()
+                .await
+                .iter()
+                .all(|e| e["credential_id"] != id.to_string().as_str())
+        );
+    }
+}

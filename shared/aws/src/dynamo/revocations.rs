@@ -64,6 +64,13 @@ impl Repository {
                     now: false,
                 });
             }
+            // Past its expiry it is expired, whether or not a sweep has marked it yet.
+            if credential.expires_at <= at {
+                return Err(UserError::IllegalTransition(format!(
+                    "credential {credential_id} has expired; there is nothing to revoke"
+                ))
+                .into());
+            }
             transition(credential.status, LifecycleEvent::Revoke).map_err(UserError::from)?;
             let last = self.revocation_counter().await?;
             let entry = RevocationEntry {
