@@ -78,12 +78,7 @@ async fn a_request_issues_a_credential_whose_secret_verifies_and_never_leaks() {
     let status: Value = settled_request(&request_id).await;
     assert_eq!(status["status"], "completed");
     assert_eq!(status["credential_id"], credential_id.to_string());
-    let again = http()
-        .post(url(&format!("/v1/requests/{request_id}/secret")))
-        .header("authorization", operator_auth())
-        .send()
-        .await
-        .unwrap();
+    let again = pickup(&request_id).send().await.unwrap();
     assert_eq!(again.status(), 410);
 
     // Nowhere else: not in the execution history, the tables, or any log.
@@ -221,9 +216,7 @@ async fn concurrent_pickups_hand_the_secret_out_once() {
 
     let pickups: Vec<_> = (0..10)
         .map(|_| {
-            let req = http()
-                .post(url(&format!("/v1/requests/{request_id}/secret")))
-                .header("authorization", operator_auth());
+            let req = pickup(&request_id);
             tokio::spawn(async move {
                 let resp = req.send().await.unwrap();
                 (resp.status().as_u16(), resp.json::<Value>().await.unwrap())
@@ -282,21 +275,18 @@ async fn unknown_requests_and_early_pickups_are_problems() {
         .as_str()
         .unwrap()
         .to_owned();
-    let early = http()
-        .post(url(&format!("/v1/requests/{request_id}/secret")))
-        .header("authorization", operator_auth())
-        .send()
-        .await
-        .unwrap();
+    let early = pickup(&request_id).send().await.unwrap();
     if early.status() != 200 {
         assert_eq!(early.status(), 409, "a pending request");
         assert_eq!(settled_request(&request_id).await["status"], "completed");
-        let later = http()
-            .post(url(&format!("/v1/requests/{request_id}/secret")))
-            .header("authorization", operator_auth())
-            .send()
-            .await
-            .unwrap();
+        let later = pickup(&request_id).send().await.unwrap();
         assert_eq!(later.status(), 200, "the copy waited for its pickup");
     }
+}
+
+/// `POST /v1/requests/{request_id}/secret` as the operator.
+fn pickup(request_id: &str) -> reqwest::RequestBuilder {
+    http()
+        .post(url(&format!("/v1/requests/{request_id}/secret")))
+        .header("authorization", operator_auth())
 }
