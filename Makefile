@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help dev down status test lint unit stack-test fmt bench
+.PHONY: help dev down status test lint unit stack-test fmt bench replay
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -29,6 +29,9 @@ unit: ## unit and property tests (no cloud needed)
 bench: ## issuance and revocation latency, AWS calls per issuance, propagation, against the running `make dev` stack
 	@.local/venv/bin/python bench/issuance.py --requests 200
 	@.local/venv/bin/python bench/revocation.py --revocations 200
+
+replay: ## drain the events DLQ, workflow DLQ and intake queue of the `make dev` stack; prints what was replayed and what still fails
+	@.local/venv/bin/python scripts/replay
 
 fmt: ## format the code
 	cargo fmt --all

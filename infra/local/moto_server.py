@@ -21,7 +21,9 @@ cancelled transaction's Put reappearing). DynamoDB itself is atomic and isolated
 transaction; one lock around moto's DynamoDB (and Streams) handlers makes the emulator so too.
 That rollback also orphaned the stream's shard iterators, and moto never expires iterators:
 moto_streams.py fixes both for stream readers such as stream_poller.py. moto_kms.py makes
-disabled keys refuse to encrypt, decrypt and sign, as in AWS.
+disabled keys refuse to encrypt, decrypt and sign, as in AWS. moto_faults.py lets tests make
+chosen calls fail as AWS fails them (`/_clavis/faults`, `clavis-local fault`), outermost around
+the dispatcher.
 
 A function error is answered the AWS way: HTTP 200, `X-Amz-Function-Error: Unhandled`, body
 `{"errorType", "errorMessage"}` as the Rust runtime reported it, so Step Functions
@@ -44,6 +46,7 @@ from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core.config import default_user_config
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
+import moto_faults
 import moto_kms
 import moto_streams
 import moto_transactions
@@ -184,6 +187,7 @@ def main() -> None:
     DynamoDBStreamsHandler.call_action = serialised(DynamoDBStreamsHandler.call_action)
     DomainDispatcherApplication.get_service_from_unsigned_path = staticmethod(route_unsigned)
     DomainDispatcherApplication.__call__ = dispatch
+    moto_faults.install()  # wraps dispatch: an injected fault answers before anything else runs
     # The same settings POST /moto-api/config would make, in place before anything is created.
     default_user_config["lambda"] = {"use_docker": False}
     default_user_config["stepfunctions"] = {"execute_state_machine": True}

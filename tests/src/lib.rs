@@ -494,6 +494,30 @@ pub async fn issue_credential(
     )
 }
 
+/// Issues `n` credentials of `client_id`, at most 8 at a time; their ids and secrets.
+pub async fn issue_credentials(
+    client_id: &str,
+    n: usize,
+    scopes: &'static [&'static str],
+    audiences: &'static [&'static str],
+) -> Vec<(String, String)> {
+    let mut issued = Vec::with_capacity(n);
+    let all: Vec<usize> = (0..n).collect();
+    for chunk in all.chunks(8) {
+        let handles: Vec<_> = chunk
+            .iter()
+            .map(|_| {
+                let client_id = client_id.to_owned();
+                tokio::spawn(async move { issue_credential(&client_id, scopes, audiences).await })
+            })
+            .collect();
+        for handle in handles {
+            issued.push(handle.await.expect("issuing task"));
+        }
+    }
+    issued
+}
+
 /// `POST /oauth2/introspect` of `token` as the operator.
 pub async fn introspect(token: &str) -> serde_json::Value {
     let form = format!("token={}", token);
@@ -538,4 +562,106 @@ pub async fn registry() -> Vec<serde_json::Value> {
             None => return items,
         }
     }
+}
+
+/// `POST /v1/clients/{id}/revoke` as the operator.
+pub fn revoke_client_request(client_id: &str, reason: &str) -> reqwest::RequestBuilder {
+    http()
+        .post(url(&format!("/v1/clients/{client_id}/revoke")))
+        .header("authorization", operator_auth())
+        .json(&serde_json::json!({ "reason": reason }))
+}
+
+/// Runs the `replay` function with `payload` and answers its report.
+pub async fn replay(payload: serde_json::Value) -> serde_json::Value {
+    let answer = invoke(&function_name("replay"), &payload).await;
+    assert!(
+        answer.function_error.is_none(),
+        "replay failed: {}",
+        answer.body
+    );
+    answer.body
+}
+
+/// Waits (up to `within`) until execution `name` of `state_machine_arn` has closed; answers
+/// its status (`SUCCEEDED`, `FAILED`…).
+pub async fn closed_execution(
+    state_machine_arn: &str,
+    name: &str,
+    within: std::time::Duration,
+) -> String {
+    let sfn = aws_sdk_sfn::Client::new(&sdk().await);
+    let arn = execution_arn(state_machine_arn, name);
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Ok(out) = sfn.describe_execution().execution_arn(&arn).send().await {
+            let status = out.status().as_str().to_owned();
+            if status != "RUNNING" {
+                return status;
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "execution {name} did not close within {within:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}
+
+/// An injected fault of the local cloud (`infra/local/moto_faults.py`): matching AWS calls
+/// fail until this is dropped (also when the test panics).
+pub struct Fault {
+    id: String,
+}
+
+/// Makes `service`'s `action` calls whose body contains `matching` fail with a 503.
+pub async fn inject_fault(service: &str, action: &str, matching: &str) -> Fault {
+    let rule: serde_json::Value = http()
+        .post(format!("{}/_clavis/faults", stack().endpoint_url))
+        .json(&serde_json::json!({"service": service, "action": action, "match": matching}))
+        .send()
+        .await
+        .expect("inject fault")
+        .json()
+        .await
+        .expect("fault json");
+    Fault {
+        id: rule["id"].as_str().expect("fault id").to_owned(),
+    }
+}
+
+impl Drop for Fault {
+    fn drop(&mut self) {
+        // Drop cannot await: one plain HTTP/1.1 DELETE over a blocking socket.
+        use std::io::{Read, Write};
+        let host = stack()
+            .endpoint_url
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_owned();
+        if let Ok(mut socket) = std::net::TcpStream::connect(&host) {
+            let request = format!(
+                "DELETE /_clavis/faults/{} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                self.id
+            );
+            let _ = socket.write_all(request.as_bytes());
+            let _ = socket.read_to_end(&mut Vec::new());
+        }
+    }
+}
+
+/// Visible messages on `queue_url` (approximate, as SQS counts).
+pub async fn queue_depth(queue_url: &str) -> u64 {
+    let sqs = aws_sdk_sqs::Client::new(&sdk().await);
+    let out = sqs
+        .get_queue_attributes()
+        .queue_url(queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+        .send()
+        .await
+        .expect("queue attributes");
+    out.attributes()
+        .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }

@@ -24,6 +24,7 @@ fn client() -> Client {
         allowed_audiences: BTreeSet::from(["https://a.example".to_owned()]),
         status: ClientStatus::Active,
         created_at: OffsetDateTime::now_utc(),
+        revocation: None,
     }
 }
 

@@ -2,7 +2,7 @@
 
 use clavis_aws::dynamo::Repository;
 use clavis_aws::kms::Kms;
-use clavis_aws::workflows::Workflows;
+use clavis_aws::workflows::Launcher;
 use clavis_core::client::NewClient;
 use clavis_core::ids::ClientId;
 use clavis_core::{Error, UserError, scopes};
@@ -15,6 +15,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::auth::{self, Principal};
+use crate::client_revocation::RevokeClientConfig;
 use crate::issuance::IssueConfig;
 use crate::routes::{Matched, NoRoute, Route, Router};
 
@@ -22,19 +23,27 @@ use crate::routes::{Matched, NoRoute, Route, Router};
 pub struct App {
     pub(crate) repo: Repository,
     pub(crate) kms: Kms,
-    pub(crate) workflows: Workflows,
+    pub(crate) launcher: Launcher,
     pub(crate) issue: IssueConfig,
+    pub(crate) revoke_client: RevokeClientConfig,
     router: Router,
 }
 
 impl App {
     /// The API over its adapters.
-    pub fn new(repo: Repository, kms: Kms, workflows: Workflows, issue: IssueConfig) -> Self {
+    pub fn new(
+        repo: Repository,
+        kms: Kms,
+        launcher: Launcher,
+        issue: IssueConfig,
+        revoke_client: RevokeClientConfig,
+    ) -> Self {
         Self {
             repo,
             kms,
-            workflows,
+            launcher,
             issue,
+            revoke_client,
             router: Router::new(),
         }
     }
@@ -97,6 +106,11 @@ impl App {
                     .await?
                     .ok_or_else(not_found)?;
                 json(200, &client.value)
+            }
+            Route::RevokeClient => {
+                let principal = self.operator(req, scopes::REVOKER, now).await?;
+                self.revoke_client(req, &principal, param(matched, "client_id"), now)
+                    .await
             }
             Route::RequestCredential => {
                 let principal = self.operator(req, scopes::ISSUER, now).await?;

@@ -6,11 +6,12 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use clavis_aws::dynamo::issuance::{Created, PickupCopy, pickup_context};
+use clavis_aws::workflows::Launched;
 use clavis_core::ids::{ClientId, CredentialId, RequestId};
 use clavis_core::issuance::{CredentialRequest, check_idempotency_key, request_id_for};
 use clavis_core::request::{IssuanceRequest, RequestProblem, RequestStatus};
 use clavis_core::secret::ClientSecret;
-use clavis_core::workflow::RequestRef;
+use clavis_core::workflow::{Launch, RequestRef, WorkflowKind};
 use clavis_core::{Error, SystemFault, UserError, scopes};
 use clavis_lambda::body;
 use clavis_lambda::problem::Problem;
@@ -85,6 +86,7 @@ impl App {
             requested_by: principal.actor(),
             requested_with: principal.credential_id,
             requested_at: now,
+            attempt: 0,
         };
         let created = self.repo.create_request(&request).await?;
         let (first, stored) = match created {
@@ -94,24 +96,29 @@ impl App {
             }
             Created::Existing(existing) => (false, *existing),
         };
+        let mut queued = false;
         if stored.status == RequestStatus::Pending {
             // Also on a replay: if the first caller died between storing and starting, this
             // starts it; otherwise the execution name makes it a no-op.
-            let input = serde_json::to_string(&RequestRef {
+            let input = serde_json::to_value(RequestRef {
                 request_id: stored.request_id,
                 client_id: stored.client_id,
             })
             .map_err(|e| SystemFault::Internal(format!("cannot encode input: {e}")))?;
-            self.workflows
-                .start(
-                    &self.issue.state_machine_arn,
-                    &stored.request_id.to_string(),
-                    &input,
-                )
-                .await?;
+            let launch = Launch {
+                workflow: WorkflowKind::Issue,
+                name: stored.request_id.to_string(),
+                input,
+            };
+            queued = self
+                .launcher
+                .launch(&self.issue.state_machine_arn, &launch)
+                .await?
+                == Launched::Queued;
         }
         // RFC 7240 `Prefer: respond-async`: the caller follows `Location` instead of waiting.
-        let wait = if prefers_async(req) {
+        // Queued on the intake queue: nothing runs until replay starts it, so do not wait.
+        let wait = if prefers_async(req) || queued {
             Duration::ZERO
         } else {
             self.issue.wait

@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod client_revocation;
 pub mod issuance;
 pub mod revocation;
 pub mod routes;

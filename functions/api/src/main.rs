@@ -3,9 +3,11 @@
 use std::time::Duration;
 
 use clavis_api::App;
+use clavis_api::client_revocation::RevokeClientConfig;
 use clavis_api::issuance::IssueConfig;
 use clavis_aws::kms::Kms;
-use clavis_aws::workflows::Workflows;
+use clavis_aws::sqs::QueueSender;
+use clavis_aws::workflows::{Launcher, Workflows};
 use clavis_lambda::config::required;
 use clavis_lambda::step::{Deps, RuntimeError, for_process};
 use lambda_http::{Request, service_fn};
@@ -26,11 +28,20 @@ async fn main() -> Result<(), RuntimeError> {
         ),
         secrets_key_id: deps.settings.secrets_key_id.clone(),
     };
+    let revoke_client = RevokeClientConfig {
+        state_machine_arn: required("REVOKE_CLIENT_STATE_MACHINE_ARN")?,
+    };
+    let launcher = Launcher::new(
+        Workflows::new(clavis_aws::clients::sfn(&deps.sdk)),
+        QueueSender::new(clavis_aws::clients::sqs(&deps.sdk)),
+        deps.settings.intake_queue_url.clone(),
+    );
     let app = for_process(App::new(
         deps.repo.clone(),
         Kms::new(clavis_aws::clients::kms(&deps.sdk)),
-        Workflows::new(clavis_aws::clients::sfn(&deps.sdk)),
+        launcher,
         issue,
+        revoke_client,
     ));
     lambda_http::run(service_fn(move |req: Request| async move {
         Ok::<_, std::convert::Infallible>(app.handle(req).await)

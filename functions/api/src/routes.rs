@@ -11,6 +11,8 @@ pub enum Route {
     RegisterClient,
     /// `GET /v1/clients/{client_id}`: read a client.
     GetClient,
+    /// `POST /v1/clients/{client_id}/revoke`: revoke a client and all its credentials.
+    RevokeClient,
     /// `POST /v1/clients/{client_id}/credentials`: request issuance.
     RequestCredential,
     /// `GET /v1/requests/{request_id}`: request status.
@@ -32,6 +34,11 @@ pub const ROUTES: &[(Method, &str, Route)] = &[
     (Method::GET, "/healthz", Route::Health),
     (Method::POST, "/v1/clients", Route::RegisterClient),
     (Method::GET, "/v1/clients/{client_id}", Route::GetClient),
+    (
+        Method::POST,
+        "/v1/clients/{client_id}/revoke",
+        Route::RevokeClient,
+    ),
     (
         Method::POST,
         "/v1/clients/{client_id}/credentials",

@@ -85,6 +85,7 @@ pub async fn bootstrap(
         allowed_audiences: audiences.clone(),
         status: ClientStatus::Active,
         created_at: now,
+        revocation: None,
     };
     let credential_id = CredentialId::generate();
     let secret = ClientSecret::generate(credential_id, SecretMode::for_environment(environment))?;

@@ -56,7 +56,7 @@ pub async fn mint_credential(
     grant: IssuanceGrant,
     now: OffsetDateTime,
 ) -> Result<Minted, Error> {
-    let credential_id = credential_id_for(&grant.request_id);
+    let credential_id = credential_id_for(&grant.request_id, grant.attempt);
     let minted = Minted {
         request_id: grant.request_id,
         client_id: grant.client_id,
@@ -133,9 +133,10 @@ mod tests {
             audiences: BTreeSet::from(["b".to_owned()]),
             ttl_seconds: 3000,
             policy_version: "p".into(),
+            attempt: 0,
         };
         let secret =
-            ClientSecret::generate(credential_id_for(&request_id), SecretMode::Live).unwrap();
+            ClientSecret::generate(credential_id_for(&request_id, 0), SecretMode::Live).unwrap();
         let now = OffsetDateTime::UNIX_EPOCH;
         let c = credential_for(&grant, &secret, now).unwrap();
         assert_eq!(c.status, CredentialState::Approved);

@@ -1,8 +1,9 @@
 //! The outbox publisher (DESIGN §4, "Publishing"): stream records of outbox inserts become
-//! EventBridge events. Refused entries are retried; what still fails goes to the events DLQ
-//! with its record; only a record that cannot even be parked is reported as a batch item
-//! failure, so the stream delivers it again. Nothing between a committed change and its
-//! broadcast is lost.
+//! EventBridge events. Entries the bus refuses are retried; when a call fails as a whole (the
+//! bus unreachable, after the SDK's own retries) the rest of the batch is not tried. What still
+//! fails goes to the events DLQ with its record, for `replay`; only a record that cannot even be
+//! parked is reported as a batch item failure, so the stream delivers it again. Nothing between
+//! a committed change and its broadcast is lost.
 
 use std::time::Duration;
 
@@ -10,30 +11,10 @@ use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use clavis_aws::events::{EventPublisher, MAX_BATCH, OutboundEvent, PublishError};
 use clavis_aws::sqs::QueueSender;
-use serde::{Deserialize, Serialize};
+pub use clavis_core::events::{OutboxRecord, ParkedEvent};
 
 /// Attempts per entry before it is parked in the DLQ.
 pub const ATTEMPTS: usize = 3;
-
-/// The outbox item as the stream carries it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OutboxRecord {
-    /// Event id (subscribers dedupe on it).
-    pub event_id: String,
-    /// EventBridge `detail-type`.
-    pub detail_type: String,
-    /// The `detail` JSON text.
-    pub detail: String,
-}
-
-/// A record that could not be published, as parked in the events DLQ (replay re-puts it).
-#[derive(Debug, Serialize)]
-pub struct ParkedEvent<'a> {
-    /// The outbox entry.
-    pub record: &'a OutboxRecord,
-    /// The last error code EventBridge gave.
-    pub error: &'a str,
-}
 
 /// One outbox entry of the batch, with the stream position it came from.
 struct Pending {
@@ -56,6 +37,52 @@ pub fn outbox_of(record: &EventRecord) -> Option<OutboxRecord> {
         return None;
     }
     serde_dynamo::from_item(record.change.new_image.clone()).ok()
+}
+
+/// One pass over `pending` in PutEvents-sized chunks: what was refused, and whether a call
+/// failed as a whole (then the chunks after it are not tried, only handed back).
+async fn publish_once(publisher: &EventPublisher, pending: Vec<Pending>) -> (Vec<Pending>, bool) {
+    let mut still = Vec::new();
+    let mut unreachable: Option<String> = None;
+    for chunk in pending.chunks(MAX_BATCH) {
+        if let Some(code) = &unreachable {
+            still.extend(chunk.iter().map(|p| p.failed_with(code)));
+            continue;
+        }
+        let events: Vec<OutboundEvent> = chunk
+            .iter()
+            .map(|p| OutboundEvent {
+                detail_type: p.outbox.detail_type.clone(),
+                detail: serde_json::from_str(&p.outbox.detail).unwrap_or(serde_json::Value::Null),
+            })
+            .collect();
+        match publisher.publish(&events).await {
+            Ok(()) => {}
+            Err(PublishError::Partial(partial)) => {
+                for (i, code) in partial.failed {
+                    if let Some(p) = chunk.get(i) {
+                        still.push(p.failed_with(&code));
+                    }
+                }
+            }
+            Err(PublishError::Call(e)) => {
+                let code = e.code().to_owned();
+                still.extend(chunk.iter().map(|p| p.failed_with(&code)));
+                unreachable = Some(code);
+            }
+        }
+    }
+    (still, unreachable.is_some())
+}
+
+impl Pending {
+    fn failed_with(&self, code: &str) -> Self {
+        Self {
+            sequence_number: self.sequence_number.clone(),
+            outbox: self.outbox.clone(),
+            last_error: code.to_owned(),
+        }
+    }
 }
 
 /// Publishes the batch; answers the records the stream must deliver again.
@@ -84,47 +111,21 @@ pub async fn publish_batch(
         if attempt > 0 {
             tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
         }
-        let mut still = Vec::new();
-        for chunk in pending.chunks(MAX_BATCH) {
-            let events: Vec<OutboundEvent> = chunk
-                .iter()
-                .map(|p| OutboundEvent {
-                    detail_type: p.outbox.detail_type.clone(),
-                    detail: serde_json::from_str(&p.outbox.detail)
-                        .unwrap_or(serde_json::Value::Null),
-                })
-                .collect();
-            match publisher.publish(&events).await {
-                Ok(()) => {}
-                Err(PublishError::Partial(partial)) => {
-                    for (i, code) in partial.failed {
-                        if let Some(p) = chunk.get(i) {
-                            still.push(Pending {
-                                sequence_number: p.sequence_number.clone(),
-                                outbox: p.outbox.clone(),
-                                last_error: code,
-                            });
-                        }
-                    }
-                }
-                Err(PublishError::Call(e)) => {
-                    still.extend(chunk.iter().map(|p| Pending {
-                        sequence_number: p.sequence_number.clone(),
-                        outbox: p.outbox.clone(),
-                        last_error: e.code().to_owned(),
-                    }));
-                }
-            }
-        }
+        let (still, unreachable) = publish_once(publisher, pending).await;
         pending = still;
+        if unreachable {
+            // The call itself failed after the SDK's own retries: the bus is unreachable, and
+            // more attempts would only hold up the stream. Park everything; replay re-puts it.
+            break;
+        }
     }
 
     let mut response = DynamoDbEventResponse::default();
     let parked = pending.len();
     for p in &pending {
         let letter = ParkedEvent {
-            record: &p.outbox,
-            error: &p.last_error,
+            record: p.outbox.clone(),
+            error: p.last_error.clone(),
         };
         let body = serde_json::to_string(&letter).unwrap_or_default();
         if let Err(e) = dlq.send(events_dlq_url, &body, Some(&p.last_error)).await {

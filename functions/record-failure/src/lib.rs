@@ -1,20 +1,36 @@
-//! `RecordFailure`, the `Catch` target of every issuance task: the request ends `failed` with a
-//! problem its requester can read; a minted credential fails with it and its pickup copy is
-//! deleted; and a fault (anything but `Clavis.User.*`) is parked in the workflow DLQ with the
-//! task input and the error, for replay.
+//! `RecordFailure`, the `Catch` target of every workflow task.
+//!
+//! For `issue`: the request ends `failed` with a problem its requester can read; a minted
+//! credential fails with it and its pickup copy is deleted. For `revoke-client`: the client stays
+//! revoked (that committed before the workflow started) and nothing is undone. In both, a fault
+//! (anything but `Clavis.User.*`) is parked in the workflow DLQ with the execution input and the
+//! error, for replay.
 
 use clavis_aws::dynamo::Repository;
 use clavis_aws::sqs::QueueSender;
 use clavis_core::issuance::credential_id_for;
 use clavis_core::lifecycle::CredentialState;
 use clavis_core::request::RequestProblem;
-use clavis_core::workflow::{CaughtError, FailedTask};
+use clavis_core::workflow::{
+    CaughtError, ClientRef, FailedClientRevocation, FailedTask, RequestRef, WorkflowDeadLetter,
+    WorkflowKind,
+};
 use clavis_core::{Error, SystemFault, UserError};
 use serde::Serialize;
 use time::OffsetDateTime;
 
 /// The actor recorded for failures.
 pub const ACTOR: &str = "workflow:issue";
+
+/// What failed: the state a task of either workflow failed in.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(untagged)]
+pub enum Failure {
+    /// An `issue` task (its state has a `request_id`).
+    Issue(FailedTask),
+    /// A `revoke-client` task.
+    ClientRevocation(FailedClientRevocation),
+}
 
 /// What was recorded.
 #[derive(Debug, Serialize, PartialEq, Eq)]
@@ -25,15 +41,6 @@ pub struct Recorded {
     pub problem_type: String,
     /// Whether the input was parked in the workflow DLQ.
     pub parked: bool,
-}
-
-/// The message parked in the workflow DLQ: enough to restart the execution.
-#[derive(Debug, Serialize)]
-pub struct DeadLetter<'a> {
-    /// The execution input to restart with.
-    pub execution_input: clavis_core::workflow::RequestRef,
-    /// The error that ended it.
-    pub error: &'a CaughtError,
 }
 
 /// The problem a caught error stands for.
@@ -61,7 +68,67 @@ pub fn problem_of(error: &CaughtError) -> RequestProblem {
     }
 }
 
-/// Records the failure of `task`.
+/// Records a failure of either workflow.
+pub async fn record(
+    repo: &Repository,
+    dlq: &QueueSender,
+    workflow_dlq_url: &str,
+    failure: Failure,
+    now: OffsetDateTime,
+) -> Result<Recorded, Error> {
+    match failure {
+        Failure::Issue(task) => record_failure(repo, dlq, workflow_dlq_url, task, now).await,
+        Failure::ClientRevocation(failed) => {
+            let parked = !failed.error.is_user_error();
+            if parked {
+                let input = ClientRef {
+                    client_id: failed.client_id,
+                    attempt: failed.attempt,
+                };
+                park(
+                    dlq,
+                    workflow_dlq_url,
+                    WorkflowKind::RevokeClient,
+                    &input,
+                    failed.attempt,
+                    &failed.error,
+                )
+                .await?;
+            }
+            tracing::warn!(client_id = %failed.client_id, error = %failed.error.error, parked, "client revocation failed");
+            Ok(Recorded {
+                status: "failed",
+                problem_type: problem_of(&failed.error).type_,
+                parked,
+            })
+        }
+    }
+}
+
+/// Parks a failed execution's input in the workflow DLQ.
+async fn park<T: Serialize>(
+    dlq: &QueueSender,
+    workflow_dlq_url: &str,
+    workflow: WorkflowKind,
+    input: &T,
+    attempt: u32,
+    error: &CaughtError,
+) -> Result<(), Error> {
+    let letter = WorkflowDeadLetter {
+        workflow,
+        execution_input: serde_json::to_value(input)
+            .map_err(|e| SystemFault::Internal(format!("cannot encode dead letter: {e}")))?,
+        attempt,
+        error: error.clone(),
+    };
+    let body = serde_json::to_string(&letter)
+        .map_err(|e| SystemFault::Internal(format!("cannot encode dead letter: {e}")))?;
+    dlq.send(workflow_dlq_url, &body, Some(&error.error))
+        .await?;
+    Ok(())
+}
+
+/// Records the failure of an issuance `task`.
 pub async fn record_failure(
     repo: &Repository,
     dlq: &QueueSender,
@@ -75,7 +142,7 @@ pub async fn record_failure(
         .await?
         .ok_or_else(|| UserError::NotFound(format!("request {}", task.request_id)))?
         .value;
-    let credential_id = credential_id_for(&task.request_id);
+    let credential_id = credential_id_for(&task.request_id, request.attempt);
     let minted = repo
         .get_credential(&credential_id, true)
         .await?
@@ -96,17 +163,19 @@ pub async fn record_failure(
     }
     let parked = !task.error.is_user_error();
     if parked {
-        let letter = DeadLetter {
-            execution_input: clavis_core::workflow::RequestRef {
-                request_id: task.request_id,
-                client_id: task.client_id,
-            },
-            error: &task.error,
+        let input = RequestRef {
+            request_id: task.request_id,
+            client_id: task.client_id,
         };
-        let body = serde_json::to_string(&letter)
-            .map_err(|e| SystemFault::Internal(format!("cannot encode dead letter: {e}")))?;
-        dlq.send(workflow_dlq_url, &body, Some(&task.error.error))
-            .await?;
+        park(
+            dlq,
+            workflow_dlq_url,
+            WorkflowKind::Issue,
+            &input,
+            request.attempt,
+            &task.error,
+        )
+        .await?;
     }
     tracing::warn!(request_id = %task.request_id, error = %task.error.error, parked, "issuance failed");
     Ok(Recorded {
@@ -147,10 +216,15 @@ mod samples {
     #[test]
     fn the_sample_event_is_a_valid_input() {
         let text = include_str!("../../../events/record-failure.json");
-        let task = clavis_lambda::step::decode::<clavis_core::workflow::FailedTask>(
-            serde_json::from_str(text).unwrap(),
-        )
-        .expect("events/record-failure.json");
-        assert!(!task.error.is_user_error());
+        let failure =
+            clavis_lambda::step::decode::<super::Failure>(serde_json::from_str(text).unwrap())
+                .expect("events/record-failure.json");
+        assert!(matches!(failure, super::Failure::Issue(t) if !t.error.is_user_error()));
+        let revocation = serde_json::json!({
+            "client_id": "cli_01KBZ3F9A1B2C3D4E5F6G7H8J9", "attempt": 1, "more": true, "revoked": 25,
+            "error": {"Error": "States.Timeout", "Cause": ""}
+        });
+        let failure = clavis_lambda::step::decode::<super::Failure>(revocation).unwrap();
+        assert!(matches!(failure, super::Failure::ClientRevocation(f) if f.attempt == 1));
     }
 }

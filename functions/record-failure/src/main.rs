@@ -2,7 +2,7 @@
 
 use clavis_aws::sqs::QueueSender;
 use clavis_lambda::step::{Deps, RuntimeError, for_process, serve};
-use clavis_record_failure::record_failure;
+use clavis_record_failure::record;
 
 #[tokio::main]
 async fn main() -> Result<(), RuntimeError> {
@@ -10,7 +10,7 @@ async fn main() -> Result<(), RuntimeError> {
     let dlq = QueueSender::new(clavis_aws::clients::sqs(&deps.sdk));
     let state = for_process((deps, dlq));
     serve(state, |(deps, dlq), task| {
-        record_failure(
+        record(
             &deps.repo,
             dlq,
             &deps.settings.workflow_dlq_url,

@@ -51,6 +51,7 @@ pub async fn verify_identity(
         audiences: request.params.audiences,
         ttl_seconds: request.params.ttl_seconds,
         policy_version: POLICY_VERSION.to_owned(),
+        attempt: request.attempt,
     })
 }
 

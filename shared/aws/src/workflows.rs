@@ -57,3 +57,77 @@ impl Workflows {
         }
     }
 }
+
+/// What a launch did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Launched {
+    /// Started now.
+    Started,
+    /// An execution of that name existed already.
+    AlreadyExists,
+    /// Step Functions refused with a fault; the start waits on the intake queue for replay.
+    Queued,
+}
+
+/// Starts workflows, falling back to the intake queue when Step Functions is unavailable, so
+/// an accepted request is never lost to an outage: replay starts it later under the same name.
+#[derive(Debug, Clone)]
+pub struct Launcher {
+    workflows: Workflows,
+    queue: crate::sqs::QueueSender,
+    intake_queue_url: String,
+}
+
+impl Launcher {
+    /// A launcher queueing onto `intake_queue_url`.
+    pub fn new(
+        workflows: Workflows,
+        queue: crate::sqs::QueueSender,
+        intake_queue_url: impl Into<String>,
+    ) -> Self {
+        Self {
+            workflows,
+            queue,
+            intake_queue_url: intake_queue_url.into(),
+        }
+    }
+
+    /// Starts `launch` on `state_machine_arn`, or queues it if Step Functions fails with a
+    /// fault. Only when the queue fails too is the original fault answered.
+    pub async fn launch(
+        &self,
+        state_machine_arn: &str,
+        launch: &clavis_core::workflow::Launch,
+    ) -> Result<Launched, Error> {
+        let input = launch.input.to_string();
+        match self
+            .workflows
+            .start(state_machine_arn, &launch.name, &input)
+            .await
+        {
+            Ok(Start::Started) => Ok(Launched::Started),
+            Ok(Start::AlreadyExists) => Ok(Launched::AlreadyExists),
+            Err(Error::Fault(fault)) => {
+                let body = serde_json::to_string(launch).map_err(|e| {
+                    clavis_core::SystemFault::Internal(format!("cannot encode launch: {e}"))
+                })?;
+                let error_type = Error::Fault(fault.clone()).step_functions_name();
+                match self
+                    .queue
+                    .send(&self.intake_queue_url, &body, Some(&error_type))
+                    .await
+                {
+                    Ok(_) => {
+                        tracing::warn!(execution = %launch.name, error = %fault, "step functions unavailable; start queued on the intake queue");
+                        Ok(Launched::Queued)
+                    }
+                    Err(queue_error) => {
+                        tracing::error!(execution = %launch.name, error = %fault, queue_error = %queue_error, "start neither made nor queued");
+                        Err(Error::Fault(fault))
+                    }
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+}

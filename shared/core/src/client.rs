@@ -89,6 +89,21 @@ pub struct Client {
     /// When it was registered.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    /// Set once, when an operator revokes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocation: Option<ClientRevocation>,
+}
+
+/// How a client was revoked: set once, never changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientRevocation {
+    /// Why.
+    pub reason: crate::revocation::RevocationReason,
+    /// When the client was revoked.
+    #[serde(with = "time::serde::rfc3339")]
+    pub revoked_at: OffsetDateTime,
+    /// Who revoked it.
+    pub revoked_by: String,
 }
 
 impl NewClient {
@@ -139,6 +154,7 @@ impl NewClient {
             allowed_audiences,
             status: ClientStatus::Active,
             created_at: now,
+            revocation: None,
         })
     }
 }

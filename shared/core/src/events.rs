@@ -74,6 +74,27 @@ pub struct OutboxEvent {
     pub detail: String,
 }
 
+/// An outbox entry as stored (and as the table's stream carries it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxRecord {
+    /// Event id (subscribers dedupe on it).
+    pub event_id: String,
+    /// EventBridge `detail-type`.
+    pub detail_type: String,
+    /// The `detail` JSON text.
+    pub detail: String,
+}
+
+/// An outbox entry that could not be published, as parked in the events DLQ; replay re-puts
+/// it unchanged (same `event_id`), so subscribers that saw it already drop the copy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParkedEvent {
+    /// The outbox entry.
+    pub record: OutboxRecord,
+    /// The last error code EventBridge gave.
+    pub error: String,
+}
+
 /// An event type: its `detail-type`, and how it goes into the outbox.
 pub trait ClavisEvent: Serialize {
     /// EventBridge `detail-type`.
@@ -124,6 +145,33 @@ pub struct CredentialRevoked {
 
 impl ClavisEvent for CredentialRevoked {
     const DETAIL_TYPE: &'static str = "Credential Revoked";
+
+    fn meta(&self) -> &EventMeta {
+        &self.meta
+    }
+}
+
+/// `Client Revoked`: a client was revoked and every credential it had is now revoked too
+/// (each also announced by its own `Credential Revoked`). Emitted once, when the
+/// `revoke-client` workflow has finished.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientRevoked {
+    /// Event metadata.
+    #[serde(flatten)]
+    pub meta: EventMeta,
+    /// The revoked client.
+    pub client_id: ClientId,
+    /// Why the operator revoked it.
+    pub reason: RevocationReason,
+    /// When the client itself was revoked (no issuance from that moment).
+    #[serde(with = "time::serde::rfc3339")]
+    pub revoked_at: OffsetDateTime,
+    /// How many of its credentials were revoked because of it.
+    pub revoked_credentials: u64,
+}
+
+impl ClavisEvent for ClientRevoked {
+    const DETAIL_TYPE: &'static str = "Client Revoked";
 
     fn meta(&self) -> &EventMeta {
         &self.meta
@@ -181,6 +229,28 @@ mod tests {
             &outbox,
         );
         assert_eq!(errors(&validator, &detail), Vec::<String>::new());
+    }
+
+    #[test]
+    fn client_revoked_matches_its_published_schema() {
+        let now = OffsetDateTime::now_utc();
+        let outbox = ClientRevoked {
+            meta: EventMeta::new(now),
+            client_id: ClientId::generate(),
+            reason: RevocationReason::PolicyViolation,
+            revoked_at: now,
+            revoked_credentials: 3,
+        }
+        .to_outbox();
+        assert_eq!(outbox.detail_type, "Client Revoked");
+        let (validator, detail) = checked(
+            include_str!("../../../events/schemas/client-revoked.json"),
+            &outbox,
+        );
+        assert_eq!(errors(&validator, &detail), Vec::<String>::new());
+        let mut broken = detail.clone();
+        broken["revoked_credentials"] = serde_json::json!(-1);
+        assert!(!validator.is_valid(&broken));
     }
 
     #[test]

@@ -180,10 +180,25 @@ pub fn request_id_for(client_id: &ClientId, idempotency_key: &str) -> RequestId 
     RequestId::from_ulid(Ulid::from_bytes(bytes))
 }
 
-/// The credential a request mints: derived from the request, so a retried mint finds its own
-/// earlier work instead of creating a second credential.
-pub fn credential_id_for(request_id: &RequestId) -> CredentialId {
-    CredentialId::from_ulid(request_id.ulid())
+/// The credential attempt `attempt` of a request mints: derived from the request, so a retried
+/// mint finds its own earlier work instead of creating a second credential. Attempt 0 shares
+/// the request's ULID; a replayed attempt (after a fault failed the first) gets its own, since
+/// the failed attempt's credential is final.
+pub fn credential_id_for(request_id: &RequestId, attempt: u32) -> CredentialId {
+    let ulid = request_id.ulid();
+    if attempt == 0 {
+        return CredentialId::from_ulid(ulid);
+    }
+    let mut h = Sha256::new();
+    h.update(ulid.to_bytes());
+    h.update(attempt.to_be_bytes());
+    let digest = h.finalize();
+    let mut random = [0u8; 16];
+    random[6..].copy_from_slice(&digest[..10]);
+    CredentialId::from_ulid(Ulid::from_parts(
+        ulid.timestamp_ms(),
+        u128::from_be_bytes(random),
+    ))
 }
 
 /// What identity verification passes on to minting: only what issuance needs.
@@ -204,6 +219,9 @@ pub struct IssuanceGrant {
     pub ttl_seconds: u64,
     /// The rules that allowed it.
     pub policy_version: String,
+    /// The request's attempt (decides the credential id).
+    #[serde(default)]
+    pub attempt: u32,
 }
 
 #[cfg(test)]
@@ -222,6 +240,7 @@ mod tests {
             allowed_audiences: BTreeSet::from(["https://a".to_owned()]),
             status: ClientStatus::Active,
             created_at: OffsetDateTime::UNIX_EPOCH,
+            revocation: None,
         }
     }
 
@@ -285,7 +304,19 @@ mod tests {
             request_id_for(&ClientId::generate(), "k1")
         );
         let r = request_id_for(&c, "k1");
-        assert_eq!(credential_id_for(&r).ulid(), r.ulid());
+        assert_eq!(credential_id_for(&r, 0).ulid(), r.ulid());
+    }
+
+    #[test]
+    fn each_attempt_mints_its_own_credential() {
+        let r = RequestId::generate();
+        let ids: BTreeSet<_> = (0..50).map(|n| credential_id_for(&r, n)).collect();
+        assert_eq!(ids.len(), 50);
+        assert_eq!(credential_id_for(&r, 3), credential_id_for(&r, 3));
+        assert_eq!(
+            credential_id_for(&r, 3).ulid().timestamp_ms(),
+            r.ulid().timestamp_ms()
+        );
     }
 
     #[test]

@@ -100,4 +100,8 @@ pub struct IssuanceRequest {
     /// When it was asked.
     #[serde(with = "time::serde::rfc3339")]
     pub requested_at: OffsetDateTime,
+    /// 0, or how often replay has restarted it after a fault (each attempt mints its own
+    /// credential, see [`crate::issuance::credential_id_for`]).
+    #[serde(default)]
+    pub attempt: u32,
 }

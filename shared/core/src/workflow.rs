@@ -88,6 +88,91 @@ pub struct FailedTask {
     pub error: CaughtError,
 }
 
+/// The input of the `revoke-client` workflow and of each of its tasks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientRef {
+    /// The revoked client.
+    pub client_id: ClientId,
+    /// 0 for the first execution, n for the n-th replay (the execution is named after it).
+    #[serde(default)]
+    pub attempt: u32,
+}
+
+/// The output of one `RevokeCredentialsBatch` task.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevocationBatch {
+    /// The client.
+    pub client_id: ClientId,
+    /// Passed through from [`ClientRef`].
+    pub attempt: u32,
+    /// Credentials this batch revoked.
+    pub revoked: u64,
+    /// Whether another batch must run (this one was full).
+    pub more: bool,
+}
+
+/// The input of `RecordFailure` when a `revoke-client` task failed for good.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedClientRevocation {
+    /// The client.
+    pub client_id: ClientId,
+    /// The failed execution's attempt.
+    #[serde(default)]
+    pub attempt: u32,
+    /// What went wrong.
+    pub error: CaughtError,
+}
+
+/// A workflow Clavis starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkflowKind {
+    /// `issue`: one issuance request.
+    Issue,
+    /// `revoke-client`: every credential of a revoked client.
+    RevokeClient,
+}
+
+impl WorkflowKind {
+    /// The execution name of `base` (a request or client id) at `attempt`: the id itself
+    /// first, `<id>-r<n>` for the n-th replay (Standard execution names cannot be reused after
+    /// an execution closed, so a replay of a failed execution needs a new one).
+    pub fn execution_name(base: &str, attempt: u32) -> String {
+        if attempt == 0 {
+            base.to_owned()
+        } else {
+            format!("{base}-r{attempt}")
+        }
+    }
+}
+
+/// A workflow start that could not be made (Step Functions unavailable or throttled), queued
+/// on the intake queue; replay starts it later under the same name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Launch {
+    /// Which state machine.
+    pub workflow: WorkflowKind,
+    /// The execution name (the idempotency key: a start under a taken name runs nothing).
+    pub name: String,
+    /// The execution input: ids only.
+    pub input: serde_json::Value,
+}
+
+/// A workflow that failed for good on a fault, parked in the workflow DLQ for replay.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkflowDeadLetter {
+    /// Which state machine.
+    pub workflow: WorkflowKind,
+    /// The failed execution's input: ids only.
+    pub execution_input: serde_json::Value,
+    /// The failed execution's attempt.
+    #[serde(default)]
+    pub attempt: u32,
+    /// The error that ended it.
+    pub error: CaughtError,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,5 +201,18 @@ mod tests {
         let json = r#"{"request_id":"req_01HZZZZZZZZZZZZZZZZZZZZZZZ","client_id":"cli_01HZZZZZZZZZZZZZZZZZZZZZZZ","scopes":["a"],"error":{"Error":"States.Timeout","Cause":""}}"#;
         let f: FailedTask = serde_json::from_str(json).unwrap();
         assert_eq!(f.error.error, "States.Timeout");
+    }
+
+    #[test]
+    fn replays_get_names_of_their_own() {
+        assert_eq!(WorkflowKind::execution_name("cli_x", 0), "cli_x");
+        assert_eq!(WorkflowKind::execution_name("cli_x", 2), "cli_x-r2");
+    }
+
+    #[test]
+    fn a_failed_client_revocation_reads_the_state_it_failed_in() {
+        let json = r#"{"client_id":"cli_01HZZZZZZZZZZZZZZZZZZZZZZZ","attempt":1,"more":true,"revoked":25,"error":{"Error":"States.Timeout","Cause":""}}"#;
+        let f: FailedClientRevocation = serde_json::from_str(json).unwrap();
+        assert_eq!(f.attempt, 1);
     }
 }

@@ -21,6 +21,8 @@ pub struct Settings {
     pub events_dlq_url: String,
     /// Where failed workflow inputs go.
     pub workflow_dlq_url: String,
+    /// Where workflow starts wait while Step Functions is unavailable.
+    pub intake_queue_url: String,
 }
 
 impl Settings {
@@ -47,6 +49,7 @@ impl Settings {
             event_bus_name: get("EVENT_BUS_NAME"),
             events_dlq_url: get("EVENTS_DLQ_URL"),
             workflow_dlq_url: get("WORKFLOW_DLQ_URL"),
+            intake_queue_url: get("INTAKE_QUEUE_URL"),
         };
         if missing.is_empty() {
             Ok(settings)

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, TransactWriteItem, Update};
 use clavis_core::audit::{AuditEntry, AuditRecord};
 use clavis_core::credential::Credential;
 use clavis_core::events::OutboxEvent;
@@ -235,6 +235,9 @@ impl Repository {
                 UserError::Conflict(format!("request {request_id} is no longer pending")),
             )?,
             self.put_new(outbox, UserError::Conflict("event already queued".into()))?,
+            // A client revoked after its request was verified must not get a credential that
+            // its revoke-client workflow has already looked for and missed.
+            self.client_is_active(&client_id)?,
         ];
         self.commit(AuditedChange {
             client_id,
@@ -251,6 +254,22 @@ impl Repository {
             at,
         })
         .await
+    }
+
+    /// A condition that the client is still active.
+    fn client_is_active(&self, client_id: &ClientId) -> Result<ConditionalWrite, Error> {
+        let check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(items::key(keys::client(client_id))))
+            .condition_expression("#status = :active")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":active", AttributeValue::S("active".into()))
+            .build()
+            .map_err(build_fault)?;
+        Ok(ConditionalWrite {
+            item: TransactWriteItem::builder().condition_check(check).build(),
+            on_conflict: UserError::Forbidden(format!("client {client_id} is not active")),
+        })
     }
 
     /// Ends a request as failed with its problem; a minted, not yet active credential fails

@@ -21,6 +21,11 @@ pub fn chain_head(id: &ClientId) -> (String, String) {
     (format!("CLIENT#{id}"), "AUDIT_HEAD".into())
 }
 
+/// Key of the marker saying a client's revocation finished (its event is queued).
+pub fn client_revocation_done(id: &ClientId) -> (String, String) {
+    (format!("CLIENT#{id}"), "REVOCATION_DONE".into())
+}
+
 /// Key of a credential item.
 pub fn credential(id: &CredentialId) -> (String, String) {
     (format!("CREDENTIAL#{id}"), "CREDENTIAL".into())

@@ -5,11 +5,13 @@
 //! `version` attribute for optimistic concurrency.
 
 pub mod audited;
+pub mod client_revocation;
 pub mod clients;
 pub mod credentials;
 pub mod issuance;
 pub mod items;
 pub mod keys;
+pub mod request_replay;
 pub mod revocations;
 pub mod trail;
 

@@ -1,0 +1,136 @@
+//! What replaying one message of each queue means.
+
+use clavis_aws::dynamo::request_replay::Reset;
+use clavis_aws::events::{EventPublisher, OutboundEvent, PublishError};
+use clavis_aws::sqs::Received;
+use clavis_core::events::ParkedEvent;
+use clavis_core::request::RequestStatus;
+use clavis_core::workflow::{ClientRef, Launch, RequestRef, WorkflowDeadLetter, WorkflowKind};
+use time::OffsetDateTime;
+
+use crate::{ACTOR, Outcome, Replayer};
+
+/// Re-puts a batch (at most 10) of parked events in one PutEvents call.
+pub(crate) async fn republish(publisher: &EventPublisher, batch: &[Received]) -> Vec<Outcome> {
+    let mut outcomes = vec![Outcome::Unreadable; batch.len()];
+    let mut events = Vec::new();
+    let mut positions = Vec::new();
+    for (i, message) in batch.iter().enumerate() {
+        let parked = serde_json::from_str::<ParkedEvent>(&message.body).ok();
+        let detail = parked
+            .as_ref()
+            .and_then(|p| serde_json::from_str::<serde_json::Value>(&p.record.detail).ok());
+        if let (Some(parked), Some(detail)) = (parked, detail) {
+            events.push(OutboundEvent {
+                detail_type: parked.record.detail_type,
+                detail,
+            });
+            positions.push(i);
+        }
+    }
+    if events.is_empty() {
+        return outcomes;
+    }
+    let failed: Vec<usize> = match publisher.publish(&events).await {
+        Ok(()) => Vec::new(),
+        Err(PublishError::Partial(partial)) => partial.failed.into_iter().map(|(i, _)| i).collect(),
+        Err(PublishError::Call(e)) => {
+            tracing::warn!(error = %e, "events still not accepted");
+            (0..events.len()).collect()
+        }
+    };
+    for (k, &i) in positions.iter().enumerate() {
+        outcomes[i] = if failed.contains(&k) {
+            Outcome::StillFailing
+        } else {
+            Outcome::Replayed
+        };
+    }
+    outcomes
+}
+
+/// Starts a queued launch under its original name.
+pub(crate) async fn start_launch(replayer: &Replayer, body: &str) -> Outcome {
+    let Ok(launch) = serde_json::from_str::<Launch>(body) else {
+        return Outcome::Unreadable;
+    };
+    start(replayer, launch.workflow, &launch.name, &launch.input).await
+}
+
+/// Restarts a parked execution under its next attempt.
+pub(crate) async fn restart(replayer: &Replayer, body: &str, now: OffsetDateTime) -> Outcome {
+    let Ok(letter) = serde_json::from_str::<WorkflowDeadLetter>(body) else {
+        return Outcome::Unreadable;
+    };
+    match letter.workflow {
+        WorkflowKind::RevokeClient => {
+            let Ok(input) = serde_json::from_value::<ClientRef>(letter.execution_input) else {
+                return Outcome::Unreadable;
+            };
+            let next = ClientRef {
+                client_id: input.client_id,
+                attempt: letter.attempt + 1,
+            };
+            let name = WorkflowKind::execution_name(&next.client_id.to_string(), next.attempt);
+            match serde_json::to_value(&next) {
+                Ok(value) => start(replayer, WorkflowKind::RevokeClient, &name, &value).await,
+                Err(_) => Outcome::Unreadable,
+            }
+        }
+        WorkflowKind::Issue => {
+            let Ok(input) = serde_json::from_value::<RequestRef>(letter.execution_input) else {
+                return Outcome::Unreadable;
+            };
+            let reset = replayer
+                .repo
+                .reset_failed_request(&input.request_id, letter.attempt, ACTOR, now)
+                .await;
+            let attempt = match reset {
+                Ok(Reset::Pending(next)) => next,
+                // An earlier replay reset it but could not start it: start that attempt.
+                Ok(Reset::NotFailed(RequestStatus::Pending, current))
+                    if current == letter.attempt + 1 =>
+                {
+                    current
+                }
+                Ok(Reset::NotFailed(status, _)) => {
+                    tracing::info!(request_id = %input.request_id, status = status.as_str(), "nothing to replay");
+                    return Outcome::Obsolete;
+                }
+                Err(e) => {
+                    tracing::warn!(request_id = %input.request_id, error = %e, "request not reset");
+                    return Outcome::StillFailing;
+                }
+            };
+            let name = WorkflowKind::execution_name(&input.request_id.to_string(), attempt);
+            match serde_json::to_value(&input) {
+                Ok(value) => start(replayer, WorkflowKind::Issue, &name, &value).await,
+                Err(_) => Outcome::Unreadable,
+            }
+        }
+    }
+}
+
+async fn start(
+    replayer: &Replayer,
+    workflow: WorkflowKind,
+    name: &str,
+    input: &serde_json::Value,
+) -> Outcome {
+    let arn = match workflow {
+        WorkflowKind::Issue => &replayer.state_machines.issue,
+        WorkflowKind::RevokeClient => &replayer.state_machines.revoke_client,
+    };
+    match replayer
+        .workflows
+        .start(arn, name, &input.to_string())
+        .await
+    {
+        // Already existing is success: an earlier run (or the API) started it.
+        Ok(_) => Outcome::Replayed,
+        Err(e) => {
+            tracing::warn!(execution = name, error = %e, "workflow still not started");
+            Outcome::StillFailing
+        }
+    }
+}

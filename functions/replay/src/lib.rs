@@ -1,0 +1,271 @@
+//! Replay (DESIGN §4): drains the three queues where work waits after a fault, and reports
+//! what it replayed and what still fails.
+//!
+//! - **events DLQ**: parked outbox entries are re-put on the bus unchanged (same `event_id`,
+//!   so a subscriber that saw one already drops the copy);
+//! - **workflow DLQ**: a failed `revoke-client` execution restarts as `<client>-r<n+1>`; a failed
+//!   issuance is reset to pending under its next attempt (audited) and restarts as
+//!   `<request>-r<n+1>` (Standard execution names cannot be reused once closed);
+//! - **intake queue**: starts that Step Functions refused run now, under their original name.
+//!
+//! A message is deleted only after its replay succeeded; one that still fails is made visible
+//! again when the run ends, for the next run. Every replay is idempotent (execution names,
+//! conditional resets, event ids), so replaying twice repeats nothing.
+
+mod handlers;
+
+use std::collections::BTreeSet;
+
+use clavis_aws::dynamo::Repository;
+use clavis_aws::events::EventPublisher;
+use clavis_aws::sqs::{MAX_RECEIVE, QueueDrain, Received};
+use clavis_aws::workflows::Workflows;
+use clavis_core::Error;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+/// How long a received message stays hidden while a run handles it.
+const HIDE_SECONDS: i32 = 300;
+/// Messages one run handles per queue when the request names no limit.
+pub const DEFAULT_MAX_MESSAGES: usize = 1000;
+/// The actor recorded for replays.
+pub const ACTOR: &str = "replay";
+
+/// A queue replay drains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueName {
+    /// Parked events.
+    Events,
+    /// Parked workflow executions.
+    Workflow,
+    /// Workflow starts Step Functions refused.
+    Intake,
+}
+
+/// The invocation payload: `{}` drains everything.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayRequest {
+    /// Which queues (default: all three).
+    #[serde(default = "all_queues")]
+    pub queues: BTreeSet<QueueName>,
+    /// At most this many messages per queue.
+    #[serde(default = "default_max")]
+    pub max_messages: usize,
+}
+
+fn all_queues() -> BTreeSet<QueueName> {
+    BTreeSet::from([QueueName::Events, QueueName::Workflow, QueueName::Intake])
+}
+
+fn default_max() -> usize {
+    DEFAULT_MAX_MESSAGES
+}
+
+/// What one queue's drain did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct QueueReport {
+    /// Replayed and deleted.
+    pub replayed: usize,
+    /// Nothing left to do (e.g. the request completed meanwhile): deleted.
+    pub obsolete: usize,
+    /// Still failing: left on the queue for the next run.
+    pub still_failing: usize,
+    /// Not a message replay understands: left on the queue for an operator.
+    pub unreadable: usize,
+}
+
+/// The run's answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ReplayReport {
+    /// The events DLQ, if drained.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub events: Option<QueueReport>,
+    /// The workflow DLQ, if drained.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workflow: Option<QueueReport>,
+    /// The intake queue, if drained.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub intake: Option<QueueReport>,
+}
+
+/// The outcome of replaying one message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Done: delete it.
+    Replayed,
+    /// Nothing to do any more: delete it.
+    Obsolete,
+    /// Failed again: keep it.
+    StillFailing,
+    /// Not understood: keep it.
+    Unreadable,
+}
+
+/// The queues, by URL.
+#[derive(Debug, Clone)]
+pub struct QueueUrls {
+    /// Events DLQ.
+    pub events_dlq: String,
+    /// Workflow DLQ.
+    pub workflow_dlq: String,
+    /// Intake queue.
+    pub intake: String,
+}
+
+/// The state machines, by ARN.
+#[derive(Debug, Clone)]
+pub struct StateMachines {
+    /// `issue`.
+    pub issue: String,
+    /// `revoke-client`.
+    pub revoke_client: String,
+}
+
+/// Everything a run needs.
+#[derive(Debug, Clone)]
+pub struct Replayer {
+    /// Receives, deletes, releases.
+    pub drain: QueueDrain,
+    /// Re-puts events.
+    pub publisher: EventPublisher,
+    /// Restarts workflows.
+    pub workflows: Workflows,
+    /// Resets failed requests.
+    pub repo: Repository,
+    /// Queue URLs.
+    pub queues: QueueUrls,
+    /// State machine ARNs.
+    pub state_machines: StateMachines,
+}
+
+impl Replayer {
+    /// Drains the requested queues.
+    pub async fn replay(
+        &self,
+        request: ReplayRequest,
+        now: OffsetDateTime,
+    ) -> Result<ReplayReport, Error> {
+        let mut report = ReplayReport::default();
+        for queue in &request.queues {
+            let drained = self.drain_queue(*queue, request.max_messages, now).await?;
+            tracing::info!(queue = ?queue, replayed = drained.replayed, obsolete = drained.obsolete, still_failing = drained.still_failing, unreadable = drained.unreadable, "replayed");
+            match queue {
+                QueueName::Events => report.events = Some(drained),
+                QueueName::Workflow => report.workflow = Some(drained),
+                QueueName::Intake => report.intake = Some(drained),
+            }
+        }
+        Ok(report)
+    }
+
+    fn url(&self, queue: QueueName) -> &str {
+        match queue {
+            QueueName::Events => &self.queues.events_dlq,
+            QueueName::Workflow => &self.queues.workflow_dlq,
+            QueueName::Intake => &self.queues.intake,
+        }
+    }
+
+    async fn drain_queue(
+        &self,
+        queue: QueueName,
+        max: usize,
+        now: OffsetDateTime,
+    ) -> Result<QueueReport, Error> {
+        let url = self.url(queue);
+        let mut report = QueueReport::default();
+        let mut kept: Vec<String> = Vec::new();
+        let mut seen = 0;
+        while seen < max {
+            let room = i32::try_from(max - seen).unwrap_or(MAX_RECEIVE);
+            let batch = self.drain.receive(url, room, HIDE_SECONDS).await?;
+            if batch.is_empty() {
+                break;
+            }
+            seen += batch.len();
+            let outcomes = self.handle(queue, &batch, now).await;
+            for (message, outcome) in batch.iter().zip(outcomes) {
+                match outcome {
+                    Outcome::Replayed | Outcome::Obsolete => {
+                        if outcome == Outcome::Replayed {
+                            report.replayed += 1;
+                        } else {
+                            report.obsolete += 1;
+                        }
+                        // If the delete fails the message comes back and is replayed again:
+                        // harmless, every replay is idempotent.
+                        if let Err(e) = self.drain.delete(url, &message.receipt_handle).await {
+                            tracing::warn!(error = %e, "replayed message not deleted; it will be replayed again");
+                        }
+                    }
+                    Outcome::StillFailing => {
+                        report.still_failing += 1;
+                        kept.push(message.receipt_handle.clone());
+                    }
+                    Outcome::Unreadable => {
+                        report.unreadable += 1;
+                        kept.push(message.receipt_handle.clone());
+                    }
+                }
+            }
+        }
+        // Hidden while this run went on (so it did not see them twice); visible again now.
+        for receipt in kept {
+            if let Err(e) = self.drain.release(url, &receipt).await {
+                tracing::warn!(error = %e, "kept message not released; it reappears after its hide time");
+            }
+        }
+        Ok(report)
+    }
+
+    async fn handle(
+        &self,
+        queue: QueueName,
+        batch: &[Received],
+        now: OffsetDateTime,
+    ) -> Vec<Outcome> {
+        match queue {
+            QueueName::Events => handlers::republish(&self.publisher, batch).await,
+            QueueName::Intake => {
+                let mut out = Vec::with_capacity(batch.len());
+                for message in batch {
+                    out.push(handlers::start_launch(self, &message.body).await);
+                }
+                out
+            }
+            QueueName::Workflow => {
+                let mut out = Vec::with_capacity(batch.len());
+                for message in batch {
+                    out.push(handlers::restart(self, &message.body, now).await);
+                }
+                out
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_request_drains_everything() {
+        let r: ReplayRequest = serde_json::from_str("{}").unwrap();
+        assert_eq!(r.queues.len(), 3);
+        assert_eq!(r.max_messages, DEFAULT_MAX_MESSAGES);
+        let r: ReplayRequest = serde_json::from_str(r#"{"queues":["events"]}"#).unwrap();
+        assert_eq!(r.queues, BTreeSet::from([QueueName::Events]));
+        assert!(serde_json::from_str::<ReplayRequest>(r#"{"queues":["mail"]}"#).is_err());
+        assert!(serde_json::from_str::<ReplayRequest>(r#"{"extra":1}"#).is_err());
+    }
+
+    #[test]
+    fn the_sample_event_is_a_valid_input() {
+        let text = include_str!("../../../events/replay.json");
+        let r: ReplayRequest =
+            clavis_lambda::step::decode(serde_json::from_str(text).unwrap()).unwrap();
+        assert!(!r.queues.is_empty());
+    }
+}

@@ -1,0 +1,268 @@
+//! Faults and replay: with the bus unreachable, revocations still commit and their events wait in
+//! the events DLQ until replay delivers every one; with Step Functions unavailable, a client
+//! revocation waits on the intake queue; a workflow that failed on a fault restarts from the
+//! workflow DLQ. Faults are injected into the local cloud (`infra/local/moto_faults.py`).
+//!
+//! The tests here run one at a time (a fault on the bus would fail other tests' events too).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use clavis_core::ids::ClientId;
+use clavis_core::issuance::{credential_id_for, request_id_for};
+use clavis_tests::{
+    closed_execution, collect_messages, credential_request, get_json, http, inject_fault,
+    introspect, operator_auth, queue_depth, register_client, registry, replay,
+    revoke_client_request, revoke_request, settled_request, stack, url,
+};
+use serde_json::{Value, json};
+use tokio::sync::Mutex;
+
+static SERIAL: Mutex<()> = Mutex::const_new(());
+
+const SCOPES: &[&str] = &["f:read"];
+const AUDIENCES: &[&str] = &["https://f.example"];
+
+/// Issues `n` credentials of `client_id`.
+async fn credentials(client_id: &str, n: usize) -> Vec<(String, String)> {
+    clavis_tests::issue_credentials(client_id, n, SCOPES, AUDIENCES).await
+}
+
+/// Waits until `queue` holds at least `n` visible messages.
+async fn await_depth(queue: &str, n: u64, within: Duration) {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let depth = queue_depth(queue).await;
+        if depth >= n {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{queue} holds {depth} of {n} messages after {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+#[tokio::test]
+async fn with_the_bus_unreachable_revocations_commit_and_replay_delivers_every_event_once() {
+    let _serial = SERIAL.lock().await;
+    let client_id = register_client("standard", SCOPES, AUDIENCES).await;
+    let issued = credentials(&client_id, 50).await;
+    // Let the issuance events go out before the bus goes away.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let dlq = &stack().queues["events-dlq"];
+    let parked_before = queue_depth(dlq).await;
+
+    let fault = inject_fault("events", "PutEvents", &stack().event_bus_name).await;
+    let mut revocations = Vec::new();
+    for chunk in issued.chunks(20) {
+        let handles: Vec<_> = chunk
+            .iter()
+            .map(|(id, _)| {
+                let id = id.clone();
+                tokio::spawn(async move {
+                    let resp = revoke_request(&id, "key_compromise").send().await.unwrap();
+                    (resp.status().as_u16(), resp.json::<Value>().await.unwrap())
+                })
+            })
+            .collect();
+        for handle in handles {
+            revocations.push(handle.await.unwrap());
+        }
+    }
+    assert!(
+        revocations.iter().all(|(status, _)| *status == 200),
+        "a revocation failed with the bus down: {revocations:?}"
+    );
+    // Committed at once: the registry and introspection know, whatever the bus does.
+    let ids: BTreeSet<String> = issued.iter().map(|(id, _)| id.clone()).collect();
+    let listed: BTreeSet<String> = registry()
+        .await
+        .into_iter()
+        .filter(|e| e["client_id"] == client_id.as_str())
+        .map(|e| e["credential_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(listed, ids);
+    for (_, secret) in issued.iter().step_by(7) {
+        assert_eq!(introspect(secret).await, json!({"active": false}));
+    }
+    // Every event is parked in the events DLQ, none reached the subscriber.
+    await_depth(dlq, parked_before + 50, Duration::from_secs(90)).await;
+    let mentions_ours = |b: &str| b.contains("Credential Revoked") && b.contains(&client_id);
+    let leaked = collect_messages(
+        &stack().subscriber_queue_url,
+        mentions_ours,
+        Duration::from_secs(1),
+    )
+    .await;
+    assert_eq!(leaked, Vec::<String>::new(), "published with the bus down");
+
+    drop(fault);
+    let report = replay(json!({"queues": ["events"]})).await;
+    assert!(
+        report["events"]["replayed"].as_u64().unwrap() >= 50,
+        "{report}"
+    );
+    assert_eq!(report["events"]["still_failing"], 0, "{report}");
+    assert_eq!(report["events"]["unreadable"], 0, "{report}");
+
+    let delivered = collect_messages(
+        &stack().subscriber_queue_url,
+        mentions_ours,
+        Duration::from_secs(8),
+    )
+    .await;
+    let mut by_event: BTreeMap<String, Value> = BTreeMap::new();
+    for body in &delivered {
+        let detail = serde_json::from_str::<Value>(body).unwrap()["detail"].clone();
+        by_event.insert(detail["event_id"].as_str().unwrap().to_owned(), detail);
+    }
+    assert_eq!(by_event.len(), 50, "one event per revocation after dedupe");
+    let announced: BTreeSet<String> = by_event
+        .values()
+        .map(|d| d["credential_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(announced, ids, "every revocation announced");
+    let seqs: BTreeSet<u64> = revocations
+        .iter()
+        .map(|(_, body)| body["seq"].as_u64().unwrap())
+        .collect();
+    let announced_seqs: BTreeSet<u64> = by_event
+        .values()
+        .map(|d| d["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(announced_seqs, seqs, "events carry the registry seq");
+}
+
+#[tokio::test]
+async fn with_step_functions_unavailable_a_client_revocation_waits_for_replay() {
+    let _serial = SERIAL.lock().await;
+    let client_id = register_client("standard", SCOPES, AUDIENCES).await;
+    let issued = credentials(&client_id, 2).await;
+    let machine = &stack().state_machines["revoke-client"];
+
+    let fault = inject_fault("states", "StartExecution", machine).await;
+    let resp = revoke_client_request(&client_id, "key_compromise")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 202);
+    let answer: Value = resp.json().await.unwrap();
+    assert_eq!(answer["credentials"], "queued");
+    // The client is revoked at once; its credentials wait for the workflow.
+    assert_eq!(
+        get_json(&format!("/v1/clients/{client_id}")).await["status"],
+        "revoked"
+    );
+    assert_eq!(introspect(&issued[0].1).await["active"], true);
+
+    // While the fault lasts, replay keeps the start queued.
+    let early = replay(json!({"queues": ["intake"]})).await;
+    assert!(
+        early["intake"]["still_failing"].as_u64().unwrap() >= 1,
+        "{early}"
+    );
+    drop(fault);
+    let report = replay(json!({"queues": ["intake"]})).await;
+    assert!(
+        report["intake"]["replayed"].as_u64().unwrap() >= 1,
+        "{report}"
+    );
+    assert_eq!(report["intake"]["still_failing"], 0, "{report}");
+
+    let status = closed_execution(machine, &client_id, Duration::from_secs(60)).await;
+    assert_eq!(status, "SUCCEEDED");
+    for (credential_id, secret) in &issued {
+        assert_eq!(introspect(secret).await, json!({"active": false}));
+        let meta = get_json(&format!("/v1/credentials/{credential_id}")).await;
+        assert_eq!(meta["status"], "revoked");
+    }
+}
+
+#[tokio::test]
+async fn a_client_revocation_that_failed_on_a_fault_restarts_from_the_workflow_dlq() {
+    let _serial = SERIAL.lock().await;
+    let client_id = register_client("standard", SCOPES, AUDIENCES).await;
+    let issued = credentials(&client_id, 2).await;
+    let machine = &stack().state_machines["revoke-client"];
+
+    // The batch step cannot find the client's credentials: retried, then parked.
+    let fault = inject_fault("dynamodb", "Query", &client_id).await;
+    let resp = revoke_client_request(&client_id, "operator_request")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let status = closed_execution(machine, &client_id, Duration::from_secs(120)).await;
+    assert_eq!(status, "FAILED");
+    assert_eq!(introspect(&issued[1].1).await["active"], true);
+
+    drop(fault);
+    let report = replay(json!({"queues": ["workflow"]})).await;
+    assert!(
+        report["workflow"]["replayed"].as_u64().unwrap() >= 1,
+        "{report}"
+    );
+    let replayed = format!("{client_id}-r1");
+    let status = closed_execution(machine, &replayed, Duration::from_secs(60)).await;
+    assert_eq!(status, "SUCCEEDED");
+    for (_, secret) in &issued {
+        assert_eq!(introspect(secret).await, json!({"active": false}));
+    }
+    // Replaying again finds nothing of this client left to do.
+    let again = replay(json!({"queues": ["workflow"]})).await;
+    assert_eq!(again["workflow"]["still_failing"], 0, "{again}");
+}
+
+#[tokio::test]
+async fn an_issuance_that_failed_on_a_fault_completes_after_replay_with_a_credential_of_its_own() {
+    let _serial = SERIAL.lock().await;
+    let client_id = register_client("standard", SCOPES, AUDIENCES).await;
+    let key = format!("replay-{}", ClientId::generate().ulid());
+    let request_id = request_id_for(&client_id.parse().unwrap(), &key);
+    let first_credential = credential_id_for(&request_id, 0).to_string();
+
+    // Sealing the pickup copy of this request's first credential fails.
+    let fault = inject_fault("kms", "Encrypt", &first_credential).await;
+    let resp = credential_request(
+        &client_id,
+        Some(&key),
+        &json!({"ttl_seconds": 3600, "scopes": SCOPES, "audiences": AUDIENCES, "justification": "replay"}),
+    )
+    .header("prefer", "respond-async")
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), 202);
+    let failed = settled_request(&request_id.to_string()).await;
+    assert_eq!(failed["status"], "failed", "{failed}");
+    assert_eq!(failed["problem"]["status"], 503, "{failed}");
+
+    drop(fault);
+    let report = replay(json!({"queues": ["workflow"]})).await;
+    assert!(
+        report["workflow"]["replayed"].as_u64().unwrap() >= 1,
+        "{report}"
+    );
+    let done = settled_request(&request_id.to_string()).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    let credential_id = done["credential_id"].as_str().unwrap();
+    assert_ne!(credential_id, first_credential, "attempt 1 mints its own");
+    let picked: Value = http()
+        .post(url(&format!("/v1/requests/{request_id}/secret")))
+        .header("authorization", operator_auth())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let secret = picked["client_secret"].as_str().expect("secret");
+    assert_eq!(introspect(secret).await["active"], true);
+    assert_eq!(
+        introspect(secret).await["credential_id"],
+        credential_id,
+        "{picked}"
+    );
+}
