@@ -154,7 +154,12 @@ def main() -> None:
     local_dir.mkdir(parents=True, exist_ok=True)
     region = os.environ.get("CLAVIS_LOCAL_REGION", "us-east-1")
     endpoint = f"http://127.0.0.1:{os.environ.get('MOTO_PORT', '5050')}"
-    parameters = {"Stage": os.environ.get("CLAVIS_STAGE", "local")}
+    parameters = {
+        "Stage": os.environ.get("CLAVIS_STAGE", "local"),
+        # The api as cargo lambda watch serves it (write_stack.py's api_url).
+        "IssuerUrl": os.environ.get("CLAVIS_ISSUER_URL")
+        or f"http://127.0.0.1:{os.environ.get('LAMBDA_PORT', '9000')}/lambda-url/api",
+    }
 
     sam = load_template(template_path)
     binaries = {

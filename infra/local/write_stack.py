@@ -68,6 +68,8 @@ def stack_document(facts: dict, operator: dict, lambda_port: str) -> dict:
     api_bin = facts["functions"][res["ApiFunction"]["ref"]]
     return {
         "api_url": f"http://127.0.0.1:{lambda_port}/lambda-url/{api_bin}",
+        # The `iss` of access tokens: provision.py passes this same URL as IssuerUrl.
+        "issuer": f"http://127.0.0.1:{lambda_port}/lambda-url/{api_bin}",
         "endpoint_url": facts["endpoint_url"],
         "lambda_endpoint_url": f"http://127.0.0.1:{lambda_port}",
         "region": facts["region"],

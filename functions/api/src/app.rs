@@ -17,6 +17,7 @@ use time::OffsetDateTime;
 use crate::auth::{self, Principal};
 use crate::client_revocation::RevokeClientConfig;
 use crate::issuance::IssueConfig;
+use crate::oauth::{OAuthConfig, PublishedKeys};
 use crate::routes::{Matched, NoRoute, Route, Router};
 
 /// Everything a request needs, built once per container.
@@ -26,6 +27,8 @@ pub struct App {
     pub(crate) launcher: Launcher,
     pub(crate) issue: IssueConfig,
     pub(crate) revoke_client: RevokeClientConfig,
+    pub(crate) oauth: OAuthConfig,
+    pub(crate) keys: PublishedKeys,
     router: Router,
 }
 
@@ -37,6 +40,7 @@ impl App {
         launcher: Launcher,
         issue: IssueConfig,
         revoke_client: RevokeClientConfig,
+        oauth: OAuthConfig,
     ) -> Self {
         Self {
             repo,
@@ -44,6 +48,8 @@ impl App {
             launcher,
             issue,
             revoke_client,
+            oauth,
+            keys: PublishedKeys::default(),
             router: Router::new(),
         }
     }
@@ -136,13 +142,16 @@ impl App {
                     .await
             }
             Route::ListRevocations => {
-                auth::authenticate(&self.repo, req.headers(), now).await?;
+                self.authenticate(req, now).await?;
                 self.list_revocations(req).await
             }
             Route::Introspect => {
-                auth::authenticate(&self.repo, req.headers(), now).await?;
+                self.authenticate(req, now).await?;
                 self.introspect(req, now).await
             }
+            Route::Token => self.token(req, now).await,
+            Route::Jwks => self.jwks().await,
+            Route::Metadata => self.metadata(),
         }
     }
 
@@ -152,9 +161,25 @@ impl App {
         scope: &str,
         now: OffsetDateTime,
     ) -> Result<Principal, Error> {
-        let principal = auth::authenticate(&self.repo, req.headers(), now).await?;
+        let principal = self.authenticate(req, now).await?;
         principal.require(scope)?;
         Ok(principal)
+    }
+
+    /// The caller, by HTTP Basic (an operator credential's id and secret) or by a bearer
+    /// access token for the audience `clavis`; either way its credential is read consistently,
+    /// so a revocation takes effect the moment it commits.
+    async fn authenticate(&self, req: &Request, now: OffsetDateTime) -> Result<Principal, Error> {
+        match auth::bearer_token(req.headers()) {
+            None => auth::authenticate(&self.repo, req.headers(), now).await,
+            Some(token) => {
+                let verified = self
+                    .verify_own_token(token, Some(scopes::CLAVIS_AUDIENCE))
+                    .await?
+                    .ok_or(UserError::Unauthenticated)?;
+                auth::token_principal(&self.repo, &verified, now).await
+            }
+        }
     }
 }
 

@@ -1,4 +1,5 @@
-//! Operator authentication: HTTP Basic `client_id:secret`, checked against the stored hash.
+//! Operator authentication: HTTP Basic `client_id:secret`, checked against the stored hash, or
+//! a bearer access token whose credential is still usable.
 //!
 //! Every failure (no header, bad format, typo caught by the checksum, unknown, revoked or expired
 //! credential, wrong client) is the same 401, so the answer tells an attacker nothing. The
@@ -64,6 +65,43 @@ pub fn basic_credentials(headers: &HeaderMap) -> Result<(ClientId, ClientSecret)
     let client_id = id.parse().map_err(|_| UserError::Unauthenticated)?;
     let secret = ClientSecret::parse(secret)?;
     Ok((client_id, secret))
+}
+
+/// The token of an `Authorization: Bearer` header, if that is the scheme.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// The caller a verified access token stands for: its credential must still be usable (read
+/// consistently), and it may do what the token's scopes say, within the credential's.
+pub async fn token_principal(
+    repo: &Repository,
+    token: &clavis_verify::VerifiedToken,
+    now: OffsetDateTime,
+) -> Result<Principal, Error> {
+    let credential_id: CredentialId = token
+        .credential_id()
+        .parse()
+        .map_err(|_| UserError::Unauthenticated)?;
+    let stored = repo
+        .get_credential(&credential_id, true)
+        .await?
+        .ok_or(UserError::Unauthenticated)?
+        .value;
+    if stored.client_id.to_string() != token.client_id() || !stored.is_usable_at(now) {
+        return Err(UserError::Unauthenticated.into());
+    }
+    Ok(Principal {
+        client_id: stored.client_id,
+        credential_id,
+        scopes: token
+            .scopes()
+            .intersection(&stored.scopes)
+            .cloned()
+            .collect(),
+    })
 }
 
 /// Authenticates the request against the registry; strongly consistent, so a revocation

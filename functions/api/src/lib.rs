@@ -6,6 +6,7 @@ pub mod app;
 pub mod auth;
 pub mod client_revocation;
 pub mod issuance;
+pub mod oauth;
 pub mod revocation;
 pub mod routes;
 pub mod views;

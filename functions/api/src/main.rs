@@ -5,6 +5,7 @@ use std::time::Duration;
 use clavis_api::App;
 use clavis_api::client_revocation::RevokeClientConfig;
 use clavis_api::issuance::IssueConfig;
+use clavis_api::oauth::OAuthConfig;
 use clavis_aws::kms::Kms;
 use clavis_aws::sqs::QueueSender;
 use clavis_aws::workflows::{Launcher, Workflows};
@@ -31,6 +32,21 @@ async fn main() -> Result<(), RuntimeError> {
     let revoke_client = RevokeClientConfig {
         state_machine_arn: required("REVOKE_CLIENT_STATE_MACHINE_ARN")?,
     };
+    let oauth = OAuthConfig {
+        issuer: required("ISSUER_URL")?,
+        signing_key_id: deps.settings.signing_key_id.clone(),
+        previous_key_ids: std::env::var("PREVIOUS_SIGNING_KEY_IDS")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        token_ttl_seconds: std::env::var("ACCESS_TOKEN_TTL_SECONDS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(clavis_core::token::DEFAULT_TOKEN_TTL_SECONDS),
+    };
     let launcher = Launcher::new(
         Workflows::new(clavis_aws::clients::sfn(&deps.sdk)),
         QueueSender::new(clavis_aws::clients::sqs(&deps.sdk)),
@@ -42,6 +58,7 @@ async fn main() -> Result<(), RuntimeError> {
         launcher,
         issue,
         revoke_client,
+        oauth,
     ));
     lambda_http::run(service_fn(move |req: Request| async move {
         Ok::<_, std::convert::Infallible>(app.handle(req).await)

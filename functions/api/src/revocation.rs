@@ -8,7 +8,6 @@ use clavis_core::revocation::{RevocationEntry, RevokeRequest};
 use clavis_core::secret::ClientSecret;
 use clavis_core::{Error, FieldViolation, UserError};
 use clavis_lambda::body;
-use lambda_http::http::header::CONTENT_TYPE;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -107,6 +106,9 @@ pub struct Introspection {
     /// The credential.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub credential_id: Option<String>,
+    /// `Bearer` for an access token; absent for a client secret.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<&'static str>,
 }
 
 impl App {
@@ -180,16 +182,7 @@ impl App {
         req: &Request,
         now: OffsetDateTime,
     ) -> Result<Response<Body>, Error> {
-        let is_form = req
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .is_some_and(|m| {
-                m.trim()
-                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-            });
-        if !is_form {
+        if !body::is_form(req.headers()) {
             return Err(UserError::UnsupportedMediaType.into());
         }
         let bytes: &[u8] = req.body().as_ref();
@@ -202,7 +195,7 @@ impl App {
         let form: IntrospectionForm = serde_urlencoded::from_bytes(bytes)
             .map_err(|_| UserError::Invalid(vec![FieldViolation::new("token", "is required")]))?;
         let answer = match ClientSecret::parse(&form.token) {
-            Err(_) => Introspection::default(),
+            Err(_) => self.introspect_access_token(&form.token, now).await?,
             Ok(secret) => match self
                 .repo
                 .get_credential(&secret.credential_id(), true)
@@ -219,11 +212,55 @@ impl App {
                         exp: Some(c.expires_at.unix_timestamp()),
                         iat: c.issued_at.map(OffsetDateTime::unix_timestamp),
                         credential_id: Some(c.credential_id.to_string()),
+                        token_type: None,
                     }
                 }
                 _ => Introspection::default(),
             },
         };
         json(200, &answer)
+    }
+
+    /// Introspection of an access token: active while its signature, issuer and lifetime hold
+    /// and its credential is still usable (read consistently: revoked means inactive at once).
+    async fn introspect_access_token(
+        &self,
+        token: &str,
+        now: OffsetDateTime,
+    ) -> Result<Introspection, Error> {
+        let Some(verified) = self.verify_own_token(token, None).await? else {
+            return Ok(Introspection::default());
+        };
+        let Ok(credential_id) = verified.credential_id().parse::<CredentialId>() else {
+            return Ok(Introspection::default());
+        };
+        let usable = self
+            .repo
+            .get_credential(&credential_id, true)
+            .await?
+            .is_some_and(|c| {
+                c.value.is_usable_at(now) && c.value.client_id.to_string() == verified.client_id()
+            });
+        if !usable {
+            return Ok(Introspection::default());
+        }
+        Ok(Introspection {
+            active: true,
+            client_id: Some(verified.client_id().to_owned()),
+            sub: Some(verified.sub().to_owned()),
+            scope: Some(
+                verified
+                    .scopes()
+                    .iter()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ),
+            aud: Some(verified.audiences().iter().cloned().collect()),
+            exp: Some(verified.exp()),
+            iat: Some(verified.iat()),
+            credential_id: Some(credential_id.to_string()),
+            token_type: Some("Bearer"),
+        })
     }
 }

@@ -27,6 +27,12 @@ pub enum Route {
     ListRevocations,
     /// `POST /oauth2/introspect`: RFC 7662 introspection.
     Introspect,
+    /// `POST /oauth2/token`: client credentials grant.
+    Token,
+    /// `GET /.well-known/jwks.json`: the public signing keys.
+    Jwks,
+    /// `GET /.well-known/oauth-authorization-server`: RFC 8414 metadata.
+    Metadata,
 }
 
 /// Every route: method, path template (OpenAPI syntax), route.
@@ -62,6 +68,13 @@ pub const ROUTES: &[(Method, &str, Route)] = &[
     ),
     (Method::GET, "/v1/revocations", Route::ListRevocations),
     (Method::POST, "/oauth2/introspect", Route::Introspect),
+    (Method::POST, "/oauth2/token", Route::Token),
+    (Method::GET, "/.well-known/jwks.json", Route::Jwks),
+    (
+        Method::GET,
+        "/.well-known/oauth-authorization-server",
+        Route::Metadata,
+    ),
 ];
 
 /// A matched route with its path parameters.

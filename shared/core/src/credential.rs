@@ -77,23 +77,25 @@ impl Credential {
     }
 }
 
+/// Credentials for other modules' tests.
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests_support {
     use super::*;
     use crate::secret::{ClientSecret, SecretMode};
-    use time::Duration;
 
-    fn active(expires_in: Duration) -> Credential {
+    /// An active credential for scopes `a:read a:write` and audiences `https://a https://b`,
+    /// expiring in a day.
+    pub(crate) fn credential() -> Credential {
         let id = CredentialId::generate();
         let secret = ClientSecret::generate(id, SecretMode::Test).unwrap();
         Credential {
             credential_id: id,
             client_id: ClientId::generate(),
             status: CredentialState::Active,
-            scopes: BTreeSet::new(),
-            audiences: BTreeSet::new(),
-            issued_at: Some(OffsetDateTime::UNIX_EPOCH),
-            expires_at: OffsetDateTime::UNIX_EPOCH + expires_in,
+            scopes: BTreeSet::from(["a:read".to_owned(), "a:write".to_owned()]),
+            audiences: BTreeSet::from(["https://a".to_owned(), "https://b".to_owned()]),
+            issued_at: Some(OffsetDateTime::now_utc()),
+            expires_at: OffsetDateTime::now_utc() + time::Duration::days(1),
             renew_after: None,
             policy_version: "test".into(),
             request_id: None,
@@ -102,6 +104,19 @@ mod tests {
             secret_hash: secret.hash(),
             revocation: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::Duration;
+
+    fn active(expires_in: Duration) -> Credential {
+        let mut c = super::tests_support::credential();
+        c.issued_at = Some(OffsetDateTime::UNIX_EPOCH);
+        c.expires_at = OffsetDateTime::UNIX_EPOCH + expires_in;
+        c
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod request;
 pub mod revocation;
 pub mod scopes;
 pub mod secret;
+pub mod token;
 pub mod workflow;
 
 pub use error::{Error, FieldViolation, Result, SystemFault, UserError};

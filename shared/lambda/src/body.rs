@@ -12,6 +12,18 @@ use serde::de::DeserializeOwned;
 /// Default limit for request bodies.
 pub const DEFAULT_LIMIT: usize = 16 * 1024;
 
+/// Whether the body is declared `application/x-www-form-urlencoded` (parameters ignored).
+pub fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| {
+            m.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+}
+
 /// Parses a JSON body into `T`, refusing anything that is not exactly a valid `T`.
 pub fn parse_json<T: DeserializeOwned>(
     headers: &HeaderMap,

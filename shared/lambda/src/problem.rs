@@ -66,7 +66,11 @@ impl Problem {
             .header(CONTENT_TYPE, PROBLEM_JSON)
             .header(CACHE_CONTROL, "no-store");
         if unauthenticated {
-            builder = builder.header(WWW_AUTHENTICATE, r#"Basic realm="clavis""#);
+            // Operators authenticate with Basic (their credential) or a bearer access token.
+            builder = builder.header(
+                WWW_AUTHENTICATE,
+                r#"Basic realm="clavis", Bearer realm="clavis", error="invalid_token""#,
+            );
         }
         builder
             .body(Body::Text(body))
