@@ -705,21 +705,5 @@ pub async fn token_request(
 
 /// `application/x-www-form-urlencoded` of `pairs`.
 pub fn serde_urlencoded_form(pairs: &[(&str, &str)]) -> String {
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{}={}", form_escape(k), form_escape(v)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-fn form_escape(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            b' ' => "+".to_owned(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    serde_urlencoded::to_string(pairs).expect("form pairs encode")
 }

@@ -12,6 +12,7 @@ use clavis_core::secret::ClientSecret;
 use clavis_core::token::{self, AccessTokenClaims, OAuthError, TokenForm};
 use clavis_core::{Error, SystemFault};
 use clavis_verify::{KeySet, RevocationPolicy, RevocationSet, Validation, VerifiedToken};
+use lambda_http::http::HeaderValue;
 use lambda_http::http::header::{CACHE_CONTROL, CONTENT_TYPE, PRAGMA, WWW_AUTHENTICATE};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
@@ -86,16 +87,9 @@ impl App {
         audience: Option<&str>,
     ) -> Result<Option<VerifiedToken>, Error> {
         let (_, keys) = self.published_keys().await?;
-        let audience = match audience {
-            Some(a) => a.to_owned(),
-            // Introspection answers for any audience: take the token's own (the signature
-            // check below still covers it).
-            None => match unverified_audience(token) {
-                Some(a) => a,
-                None => return Ok(None),
-            },
-        };
-        let mut validation = Validation::new(self.oauth.issuer.clone(), audience);
+        let mut validation = Validation::new(self.oauth.issuer.clone(), "");
+        // Introspection answers for any audience.
+        validation.audience = audience.map(str::to_owned);
         validation.revocation_policy = RevocationPolicy::FailOpen;
         Ok(clavis_verify::verify(
             token,
@@ -260,33 +254,14 @@ fn token_response<T: Serialize>(
     body: &T,
     challenge: bool,
 ) -> Result<Response<Body>, Error> {
-    let text = serde_json::to_string(body)
-        .map_err(|e| SystemFault::Internal(format!("cannot encode answer: {e}")))?;
-    let mut builder = Response::builder()
-        .status(status)
-        .header(CONTENT_TYPE, "application/json")
-        .header(CACHE_CONTROL, "no-store")
-        .header(PRAGMA, "no-cache");
+    let mut response = json(status, body)?;
+    let headers = response.headers_mut();
+    headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
     if challenge {
-        builder = builder.header(WWW_AUTHENTICATE, r#"Basic realm="clavis""#);
+        headers.insert(
+            WWW_AUTHENTICATE,
+            HeaderValue::from_static(r#"Basic realm="clavis""#),
+        );
     }
-    builder
-        .body(Body::Text(text))
-        .map_err(|e| SystemFault::Internal(format!("cannot build answer: {e}")).into())
-}
-
-/// The first audience a JWT names, read without verifying anything (only to pick which
-/// audience to verify against).
-fn unverified_audience(token: &str) -> Option<String> {
-    use base64::Engine;
-    let payload = token.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload)
-        .ok()?;
-    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    match &claims["aud"] {
-        serde_json::Value::String(a) => Some(a.clone()),
-        serde_json::Value::Array(list) => list.first()?.as_str().map(str::to_owned),
-        _ => None,
-    }
+    Ok(response)
 }

@@ -42,6 +42,17 @@ pub enum ClientStatus {
     Revoked,
 }
 
+impl ClientStatus {
+    /// The snake_case name used in JSON and in the table.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Suspended => "suspended",
+            Self::Revoked => "revoked",
+        }
+    }
+}
+
 /// Longest client name, in characters.
 pub const MAX_NAME_LEN: usize = 64;
 /// Most scopes or audiences one client may list.

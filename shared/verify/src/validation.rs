@@ -30,8 +30,9 @@ pub enum RevocationPolicy {
 pub struct Validation {
     /// `iss` must equal this exactly (e.g. `https://clavis.example/api`).
     pub issuer: String,
-    /// `aud` must contain this.
-    pub audience: String,
+    /// `aud` must contain this; `None` accepts any audience, which only the issuer itself may
+    /// do (introspection answers for every audience). A resource server always sets it.
+    pub audience: Option<String>,
     /// Clock skew tolerated on `exp`, `nbf` and `iat`.
     pub leeway: Duration,
     /// Longest time since the last successful registry sync before revocation status is unknown.
@@ -48,7 +49,7 @@ impl Validation {
     pub fn new(issuer: impl Into<String>, audience: impl Into<String>) -> Self {
         Self {
             issuer: issuer.into(),
-            audience: audience.into(),
+            audience: Some(audience.into()),
             leeway: DEFAULT_LEEWAY,
             max_staleness: DEFAULT_MAX_STALENESS,
             revocation_policy: RevocationPolicy::FailClosed,
@@ -65,7 +66,9 @@ impl Validation {
         if token.iss != self.issuer {
             return Err(VerifyError::WrongIssuer);
         }
-        if !token.audiences.contains(&self.audience) {
+        if let Some(audience) = &self.audience
+            && !token.audiences.contains(audience)
+        {
             return Err(VerifyError::WrongAudience);
         }
         let now = unix_seconds(now);

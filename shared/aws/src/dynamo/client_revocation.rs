@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use clavis_core::audit::AuditEntry;
-use clavis_core::client::{ClientRevocation, ClientStatus};
+use clavis_core::client::ClientRevocation;
 use clavis_core::events::{ClavisEvent, ClientRevoked, EventMeta};
 use clavis_core::ids::{ClientId, CredentialId};
 use clavis_core::revocation::RevocationReason;
@@ -103,7 +103,7 @@ impl Repository {
                             ("reason".to_owned(), reason.as_str().to_owned()),
                             (
                                 "previous_status".to_owned(),
-                                status_name(stored.value.status),
+                                stored.value.status.as_str().to_owned(),
                             ),
                         ]),
                     },
@@ -319,13 +319,4 @@ impl Repository {
 
 fn number(n: u64) -> AttributeValue {
     AttributeValue::N(n.to_string())
-}
-
-fn status_name(status: ClientStatus) -> String {
-    match status {
-        ClientStatus::Active => "active",
-        ClientStatus::Suspended => "suspended",
-        ClientStatus::Revoked => "revoked",
-    }
-    .to_owned()
 }

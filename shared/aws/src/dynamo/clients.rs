@@ -57,11 +57,7 @@ impl Repository {
         actor: &str,
         at: OffsetDateTime,
     ) -> Result<AuditRecord, Error> {
-        let status_name = match status {
-            ClientStatus::Active => "active",
-            ClientStatus::Suspended => "suspended",
-            ClientStatus::Revoked => "revoked",
-        };
+        let status_name = status.as_str();
         let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(items::key(keys::client(id))))
