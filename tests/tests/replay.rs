@@ -1,6 +1,7 @@
 //! Faults and replay: with the bus unreachable, revocations still commit and their events wait in
 //! the events DLQ until replay delivers every one; with Step Functions unavailable, a client
-//! revocation waits on the intake queue; a workflow that failed on a fault restarts from the
+//! revocation waits on the intake queue (its credentials stop authenticating at once all the
+//! same); a workflow that failed on a fault restarts from the
 //! workflow DLQ. Faults are injected into the local cloud (`infra/local/moto_faults.py`).
 //!
 //! The tests here run one at a time (a fault on the bus would fail other tests' events too).
@@ -11,9 +12,9 @@ use std::time::Duration;
 use clavis_core::ids::ClientId;
 use clavis_core::issuance::{credential_id_for, request_id_for};
 use clavis_tests::{
-    closed_execution, collect_messages, credential_request, get_json, http, inject_fault,
+    basic, closed_execution, collect_messages, credential_request, get_json, http, inject_fault,
     introspect, operator_auth, queue_depth, register_client, registry, replay,
-    revoke_client_request, revoke_request, settled_request, stack, url,
+    revoke_client_request, revoke_request, settled_request, stack, token_request, url,
 };
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
@@ -22,6 +23,20 @@ static SERIAL: Mutex<()> = Mutex::const_new(());
 
 const SCOPES: &[&str] = &["f:read"];
 const AUDIENCES: &[&str] = &["https://f.example"];
+
+const TOKEN_FORM: &[(&str, &str)] = &[("grant_type", "client_credentials")];
+
+/// The status of `GET /v1/revocations` (any authenticated caller) as `client_id`.
+async fn registry_as(client_id: &str, secret: &str) -> u16 {
+    http()
+        .get(url("/v1/revocations?limit=1"))
+        .header("authorization", basic(client_id, secret))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
 
 /// Issues `n` credentials of `client_id`.
 async fn credentials(client_id: &str, n: usize) -> Vec<(String, String)> {
@@ -142,6 +157,11 @@ async fn with_step_functions_unavailable_a_client_revocation_waits_for_replay() 
     let issued = credentials(&client_id, 2).await;
     let machine = &stack().state_machines["revoke-client"];
 
+    let (_, earlier) = token_request(&client_id, &issued[0].1, TOKEN_FORM).await;
+    let earlier_token = earlier["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(introspect(&earlier_token).await["active"], true);
+    assert_eq!(registry_as(&client_id, &issued[1].1).await, 200);
+
     let fault = inject_fault("states", "StartExecution", machine).await;
     let resp = revoke_client_request(&client_id, "key_compromise")
         .send()
@@ -150,12 +170,21 @@ async fn with_step_functions_unavailable_a_client_revocation_waits_for_replay() 
     assert_eq!(resp.status(), 202);
     let answer: Value = resp.json().await.unwrap();
     assert_eq!(answer["credentials"], "queued");
-    // The client is revoked at once; its credentials wait for the workflow.
+    // The client is revoked at once; its credentials wait for the workflow to reach them, but
+    // none of them authenticates any longer, and neither do tokens they were given.
     assert_eq!(
         get_json(&format!("/v1/clients/{client_id}")).await["status"],
         "revoked"
     );
-    assert_eq!(introspect(&issued[0].1).await["active"], true);
+    for (credential_id, secret) in &issued {
+        let meta = get_json(&format!("/v1/credentials/{credential_id}")).await;
+        assert_eq!(meta["status"], "active", "the workflow has not run");
+        assert_eq!(introspect(secret).await, json!({"active": false}));
+        let (status, refused) = token_request(&client_id, secret, TOKEN_FORM).await;
+        assert_eq!((status, &refused["error"]), (401, &json!("invalid_client")));
+        assert_eq!(registry_as(&client_id, secret).await, 401);
+    }
+    assert_eq!(introspect(&earlier_token).await, json!({"active": false}));
 
     // While the fault lasts, replay keeps the start queued.
     let early = replay(json!({"queues": ["intake"]})).await;
@@ -196,7 +225,12 @@ async fn a_client_revocation_that_failed_on_a_fault_restarts_from_the_workflow_d
     assert_eq!(resp.status(), 200);
     let status = closed_execution(machine, &client_id, Duration::from_secs(120)).await;
     assert_eq!(status, "FAILED");
-    assert_eq!(introspect(&issued[1].1).await["active"], true);
+    // The credentials were not reached (though they no longer authenticate: their client is
+    // revoked).
+    let (credential_id, secret) = &issued[1];
+    let meta = get_json(&format!("/v1/credentials/{credential_id}")).await;
+    assert_eq!(meta["status"], "active");
+    assert_eq!(introspect(secret).await, json!({"active": false}));
 
     drop(fault);
     let report = replay(json!({"queues": ["workflow"]})).await;
@@ -207,8 +241,9 @@ async fn a_client_revocation_that_failed_on_a_fault_restarts_from_the_workflow_d
     let replayed = format!("{client_id}-r1");
     let status = closed_execution(machine, &replayed, Duration::from_secs(60)).await;
     assert_eq!(status, "SUCCEEDED");
-    for (_, secret) in &issued {
-        assert_eq!(introspect(secret).await, json!({"active": false}));
+    for (credential_id, _) in &issued {
+        let meta = get_json(&format!("/v1/credentials/{credential_id}")).await;
+        assert_eq!(meta["status"], "revoked");
     }
     // Replaying again finds nothing of this client left to do.
     let again = replay(json!({"queues": ["workflow"]})).await;

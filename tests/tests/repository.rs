@@ -1,5 +1,5 @@
 //! The DynamoDB repository against the local cloud: conditional writes, transactions, the
-//! audit chain.
+//! audit chain, the batch read authentication makes.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -8,9 +8,9 @@ use clavis_aws::dynamo::audited::AuditedChange;
 use clavis_aws::dynamo::items;
 use clavis_core::audit::{AuditEntry, ChainBreak, ChainHead, verify_chain};
 use clavis_core::client::{Client, ClientStatus, Environment, Tier};
-use clavis_core::ids::ClientId;
+use clavis_core::ids::{ClientId, CredentialId};
 use clavis_core::{Error, UserError};
-use clavis_tests::{repository, sdk, stack};
+use clavis_tests::{issue_credential, register_client, repository, sdk, stack};
 use time::OffsetDateTime;
 
 fn client() -> Client {
@@ -213,4 +213,36 @@ where
         out.push(h.await.unwrap());
     }
     out
+}
+
+#[tokio::test]
+async fn a_credential_and_its_client_are_read_in_one_batch_each_found_or_not() {
+    let repo = repository().await;
+    let client_id = register_client("standard", &["b:read"], &["https://b.example"]).await;
+    let (credential_id, _) =
+        issue_credential(&client_id, &["b:read"], &["https://b.example"]).await;
+    let credential_id: CredentialId = credential_id.parse().unwrap();
+    let client_id: ClientId = client_id.parse().unwrap();
+
+    let (credential, client) = repo
+        .get_credential_and_client(&credential_id, &client_id)
+        .await
+        .unwrap();
+    let (credential, client) = (credential.unwrap().value, client.unwrap().value);
+    assert_eq!(credential.credential_id, credential_id);
+    assert_eq!(credential.client_id, client_id);
+    assert_eq!(client.client_id, client_id);
+    assert!(credential.is_usable_for(&client, OffsetDateTime::now_utc()));
+
+    let stranger = ClientId::generate();
+    let (credential, client) = repo
+        .get_credential_and_client(&credential_id, &stranger)
+        .await
+        .unwrap();
+    assert!(credential.is_some() && client.is_none());
+    let (credential, client) = repo
+        .get_credential_and_client(&CredentialId::generate(), &client_id)
+        .await
+        .unwrap();
+    assert!(credential.is_none() && client.is_some());
 }

@@ -2,14 +2,16 @@
 //! a bearer access token whose credential is still usable.
 //!
 //! Every failure (no header, bad format, typo caught by the checksum, unknown, revoked or expired
-//! credential, wrong client) is the same 401, so the answer tells an attacker nothing. The
-//! checksum rejects typos before any read; a well-formed secret costs one consistent GetItem.
+//! credential, wrong or revoked client) is the same 401, so the answer tells an attacker
+//! nothing. The checksum rejects typos before any read; a well-formed secret costs one
+//! consistent read of its credential (by the id inside it) together with its client.
 
 use std::collections::BTreeSet;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use clavis_aws::dynamo::Repository;
+use clavis_core::credential::Credential;
 use clavis_core::ids::{ClientId, CredentialId};
 use clavis_core::secret::ClientSecret;
 use clavis_core::{Error, UserError};
@@ -74,8 +76,34 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-/// The caller a verified access token stands for: its credential must still be usable (read
-/// consistently), and it may do what the token's scopes say, within the credential's.
+/// The credential `id`, if it may authenticate at `now`: active, unexpired, and its client
+/// (`claimed`, when the caller named one) active. Both are read consistently, so a revocation,
+/// of the credential or of its whole client, takes effect the moment it commits; with a
+/// `claimed` client both come in one `BatchGetItem`.
+pub async fn usable_credential(
+    repo: &Repository,
+    id: &CredentialId,
+    claimed: Option<&ClientId>,
+    now: OffsetDateTime,
+) -> Result<Option<Credential>, Error> {
+    let (credential, client) = match claimed {
+        Some(client_id) => repo.get_credential_and_client(id, client_id).await?,
+        None => match repo.get_credential(id, true).await? {
+            None => return Ok(None),
+            Some(c) => {
+                let client = repo.get_client(&c.value.client_id, true).await?;
+                (Some(c), client)
+            }
+        },
+    };
+    Ok(match (credential, client) {
+        (Some(c), Some(k)) if c.value.is_usable_for(&k.value, now) => Some(c.value),
+        _ => None,
+    })
+}
+
+/// The caller a verified access token stands for: its credential must still be usable, and it
+/// may do what the token's scopes say, within the credential's.
 pub async fn token_principal(
     repo: &Repository,
     token: &clavis_verify::VerifiedToken,
@@ -85,14 +113,13 @@ pub async fn token_principal(
         .credential_id()
         .parse()
         .map_err(|_| UserError::Unauthenticated)?;
-    let stored = repo
-        .get_credential(&credential_id, true)
+    let client_id: ClientId = token
+        .client_id()
+        .parse()
+        .map_err(|_| UserError::Unauthenticated)?;
+    let stored = usable_credential(repo, &credential_id, Some(&client_id), now)
         .await?
-        .ok_or(UserError::Unauthenticated)?
-        .value;
-    if stored.client_id.to_string() != token.client_id() || !stored.is_usable_at(now) {
-        return Err(UserError::Unauthenticated.into());
-    }
+        .ok_or(UserError::Unauthenticated)?;
     Ok(Principal {
         client_id: stored.client_id,
         credential_id,
@@ -104,23 +131,17 @@ pub async fn token_principal(
     })
 }
 
-/// Authenticates the request against the registry; strongly consistent, so a revocation
-/// takes effect the moment it commits.
+/// Authenticates the request against the registry (see [`usable_credential`]).
 pub async fn authenticate(
     repo: &Repository,
     headers: &HeaderMap,
     now: OffsetDateTime,
 ) -> Result<Principal, Error> {
     let (client_id, secret) = basic_credentials(headers)?;
-    let stored = repo
-        .get_credential(&secret.credential_id(), true)
+    let stored = usable_credential(repo, &secret.credential_id(), Some(&client_id), now)
         .await?
-        .ok_or(UserError::Unauthenticated)?
-        .value;
-    let genuine = stored.secret_hash.verifies(&secret);
-    if !genuine || stored.client_id != client_id || !stored.is_usable_at(now) {
-        return Err(UserError::Unauthenticated.into());
-    }
+        .filter(|c| c.secret_hash.verifies(&secret))
+        .ok_or(UserError::Unauthenticated)?;
     Ok(Principal {
         client_id,
         credential_id: stored.credential_id,

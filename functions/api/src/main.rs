@@ -35,7 +35,7 @@ async fn main() -> Result<(), RuntimeError> {
     let oauth = OAuthConfig {
         issuer: required("ISSUER_URL")?,
         signing_key_id: deps.settings.signing_key_id.clone(),
-        previous_key_ids: std::env::var("PREVIOUS_SIGNING_KEY_IDS")
+        published_key_ids: std::env::var("PUBLISHED_SIGNING_KEY_IDS")
             .unwrap_or_default()
             .split(',')
             .map(str::trim)

@@ -2,8 +2,9 @@
 //! §4.4, `client_secret_basic` and `client_secret_post`), the JWKS and the RFC 8414 metadata.
 //!
 //! Tokens are RFC 9068 JWTs signed ES256 by the KMS signing key. The public keys are read from
-//! KMS once per container and served from memory; the previous signing keys stay published
-//! (and verifiable here) until every token they signed has expired.
+//! KMS once per container and served from memory. A rotation publishes the next key before it
+//! signs and keeps the previous one published (and verifiable here) until every token it
+//! signed has expired.
 
 use std::time::SystemTime;
 
@@ -29,8 +30,9 @@ pub struct OAuthConfig {
     pub issuer: String,
     /// The key that signs new tokens (id or ARN).
     pub signing_key_id: String,
-    /// Keys that signed earlier tokens, still published until those expire.
-    pub previous_key_ids: Vec<String>,
+    /// Keys published and accepted besides the signing key: the next one of a rotation before
+    /// it signs, the previous one until every token it signed has expired.
+    pub published_key_ids: Vec<String>,
     /// Access token lifetime (capped by the credential's expiry).
     pub token_ttl_seconds: i64,
 }
@@ -65,7 +67,7 @@ impl App {
             .get_or_try_init(|| async {
                 let mut keys = Vec::new();
                 let ids = std::iter::once(&self.oauth.signing_key_id)
-                    .chain(self.oauth.previous_key_ids.iter());
+                    .chain(self.oauth.published_key_ids.iter());
                 for id in ids {
                     keys.push(self.kms.public_jwk(id).await?);
                 }
@@ -178,16 +180,13 @@ impl App {
             }
             (Err(_), None) => return Err(OAuthError::InvalidClient.into()),
         };
-        // One consistent GetItem by the id inside the secret; the hash compare is constant-time.
-        let credential = self
-            .repo
-            .get_credential(&secret.credential_id(), true)
-            .await?
-            .map(|c| c.value)
-            .filter(|c| {
-                c.secret_hash.verifies(&secret) && c.client_id == client_id && c.is_usable_at(now)
-            })
-            .ok_or(OAuthError::InvalidClient)?;
+        // One consistent read by the id inside the secret (with the client, in the same
+        // BatchGetItem); the hash compare is constant-time.
+        let credential =
+            auth::usable_credential(&self.repo, &secret.credential_id(), Some(&client_id), now)
+                .await?
+                .filter(|c| c.secret_hash.verifies(&secret))
+                .ok_or(OAuthError::InvalidClient)?;
         let grant = token::narrow(&credential, form.scope.as_deref(), form.audience.as_deref())?;
         let claims = AccessTokenClaims::new(
             &self.oauth.issuer,

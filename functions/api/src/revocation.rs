@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use clavis_core::ids::CredentialId;
+use clavis_core::ids::{ClientId, CredentialId};
 use clavis_core::revocation::{RevocationEntry, RevokeRequest};
 use clavis_core::secret::ClientSecret;
 use clavis_core::{Error, FieldViolation, UserError};
@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::app::{App, json};
-use crate::auth::Principal;
+use crate::auth::{self, Principal};
 
 /// Registry page size when the caller names none.
 pub const DEFAULT_LIMIT: u32 = 100;
@@ -175,8 +175,8 @@ impl App {
         )
     }
 
-    /// `POST /oauth2/introspect` (RFC 7662) for client secrets; read consistently, so a
-    /// revocation is seen from the moment its revoke call answered.
+    /// `POST /oauth2/introspect` (RFC 7662) for client secrets and access tokens; read
+    /// consistently, so a revocation is seen from the moment its revoke call answered.
     pub(crate) async fn introspect(
         &self,
         req: &Request,
@@ -196,14 +196,12 @@ impl App {
             .map_err(|_| UserError::Invalid(vec![FieldViolation::new("token", "is required")]))?;
         let answer = match ClientSecret::parse(&form.token) {
             Err(_) => self.introspect_access_token(&form.token, now).await?,
-            Ok(secret) => match self
-                .repo
-                .get_credential(&secret.credential_id(), true)
-                .await?
-            {
-                Some(c) if c.value.secret_hash.verifies(&secret) && c.value.is_usable_at(now) => {
-                    let c = c.value;
-                    Introspection {
+            Ok(secret) => {
+                match auth::usable_credential(&self.repo, &secret.credential_id(), None, now)
+                    .await?
+                    .filter(|c| c.secret_hash.verifies(&secret))
+                {
+                    Some(c) => Introspection {
                         active: true,
                         client_id: Some(c.client_id.to_string()),
                         sub: Some(c.client_id.to_string()),
@@ -213,16 +211,17 @@ impl App {
                         iat: c.issued_at.map(OffsetDateTime::unix_timestamp),
                         credential_id: Some(c.credential_id.to_string()),
                         token_type: None,
-                    }
+                    },
+                    None => Introspection::default(),
                 }
-                _ => Introspection::default(),
-            },
+            }
         };
         json(200, &answer)
     }
 
     /// Introspection of an access token: active while its signature, issuer and lifetime hold
-    /// and its credential is still usable (read consistently: revoked means inactive at once).
+    /// and its credential is still usable (read consistently: a revoked credential or client
+    /// means inactive at once).
     async fn introspect_access_token(
         &self,
         token: &str,
@@ -234,13 +233,12 @@ impl App {
         let Ok(credential_id) = verified.credential_id().parse::<CredentialId>() else {
             return Ok(Introspection::default());
         };
-        let usable = self
-            .repo
-            .get_credential(&credential_id, true)
+        let Ok(client_id) = verified.client_id().parse::<ClientId>() else {
+            return Ok(Introspection::default());
+        };
+        let usable = auth::usable_credential(&self.repo, &credential_id, Some(&client_id), now)
             .await?
-            .is_some_and(|c| {
-                c.value.is_usable_at(now) && c.value.client_id.to_string() == verified.client_id()
-            });
+            .is_some();
         if !usable {
             return Ok(Introspection::default());
         }

@@ -210,11 +210,13 @@ pub fn is_audience(s: &str) -> bool {
     !s.is_empty() && s.len() <= MAX_AUDIENCE_LEN && s.bytes().all(|b| (0x21..=0x7E).contains(&b))
 }
 
+/// Clients for other modules' tests.
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests_support {
     use super::*;
 
-    fn body() -> NewClient {
+    /// A valid registration of a standard `dev` client.
+    pub(crate) fn new_client() -> NewClient {
         NewClient {
             name: "billing-service".into(),
             environment: Environment::Dev,
@@ -222,6 +224,22 @@ mod tests {
             allowed_scopes: vec!["billing:read".into()],
             allowed_audiences: vec!["https://billing.example.com".into()],
         }
+    }
+
+    /// That client, registered and active.
+    pub(crate) fn client() -> Client {
+        new_client()
+            .validate(ClientId::generate(), "cli_op", OffsetDateTime::UNIX_EPOCH)
+            .unwrap()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body() -> NewClient {
+        super::tests_support::new_client()
     }
 
     #[test]

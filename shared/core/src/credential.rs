@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::client::{Client, ClientStatus};
 use crate::ids::{ClientId, CredentialId, RequestId};
 use crate::lifecycle::{CredentialState, IllegalTransition, LifecycleEvent, transition};
 use crate::revocation::RevocationReason;
@@ -75,6 +76,16 @@ impl Credential {
     pub fn is_usable_at(&self, now: OffsetDateTime) -> bool {
         self.status == CredentialState::Active && now < self.expires_at
     }
+
+    /// Whether the credential may authenticate at `now` on behalf of `client`: usable, and
+    /// `client` is its client and still active. A revoked or suspended client's credentials
+    /// stop working the moment the client's status changes, before its revocation workflow
+    /// has reached them.
+    pub fn is_usable_for(&self, client: &Client, now: OffsetDateTime) -> bool {
+        self.is_usable_at(now)
+            && client.client_id == self.client_id
+            && client.status == ClientStatus::Active
+    }
 }
 
 /// Credentials for other modules' tests.
@@ -127,6 +138,23 @@ mod tests {
         let mut revoked = active(Duration::hours(2));
         revoked.apply(LifecycleEvent::Revoke).unwrap();
         assert!(!revoked.is_usable_at(now));
+    }
+
+    #[test]
+    fn only_an_active_client_makes_its_credential_usable() {
+        let now = OffsetDateTime::UNIX_EPOCH + Duration::hours(1);
+        let credential = active(Duration::hours(2));
+        let mut client = crate::client::tests_support::client();
+        client.client_id = credential.client_id;
+        assert!(credential.is_usable_for(&client, now));
+        for status in [ClientStatus::Suspended, ClientStatus::Revoked] {
+            client.status = status;
+            assert!(!credential.is_usable_for(&client, now), "{status:?}");
+        }
+        let other = crate::client::tests_support::client();
+        assert!(!credential.is_usable_for(&other, now));
+        client.status = ClientStatus::Active;
+        assert!(!credential.is_usable_for(&client, now + Duration::hours(2)));
     }
 
     #[test]

@@ -1,13 +1,14 @@
 //! Credential items, and the bootstrap of the first operator.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use clavis_core::audit::{AuditEntry, AuditRecord};
 use clavis_core::client::Client;
 use clavis_core::credential::Credential;
-use clavis_core::ids::CredentialId;
-use clavis_core::{Error, UserError};
+use clavis_core::ids::{ClientId, CredentialId};
+use clavis_core::{Error, SystemFault, UserError};
 
 use super::audited::AuditedChange;
 use super::clients::{self, registered_entry};
@@ -17,6 +18,9 @@ use super::{Repository, Versioned};
 
 /// Entity tag of credential items.
 pub const ENTITY: &str = "credential";
+
+/// Rounds of a batch read before its unprocessed keys are a fault.
+const BATCH_READ_ATTEMPTS: u32 = 3;
 
 impl Repository {
     /// Reads a credential; `None` if it does not exist. Authentication reads consistently, so a
@@ -28,6 +32,65 @@ impl Repository {
     ) -> Result<Option<Versioned<Credential>>, Error> {
         self.get_versioned(keys::credential(id), ENTITY, consistent)
             .await
+    }
+
+    /// A credential and a client, read consistently in one `BatchGetItem`: what authentication
+    /// needs (is the credential usable, is its client still active) in one round trip. Keys
+    /// DynamoDB leaves unprocessed are asked for again, a few times, before it is a fault.
+    pub async fn get_credential_and_client(
+        &self,
+        credential_id: &CredentialId,
+        client_id: &ClientId,
+    ) -> Result<(Option<Versioned<Credential>>, Option<Versioned<Client>>), Error> {
+        let credential_key = keys::credential(credential_id);
+        let client_key = keys::client(client_id);
+        let mut wanted = vec![
+            items::key(credential_key.clone()),
+            items::key(client_key.clone()),
+        ];
+        let (mut credential, mut client) = (None, None);
+        for attempt in 0..BATCH_READ_ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
+            }
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(std::mem::take(&mut wanted)))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| SystemFault::Internal(format!("cannot build BatchGetItem: {e}")))?;
+            let out = self
+                .db
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .map_err(|e| crate::fault::from_sdk("dynamodb", &e))?;
+            let found = out
+                .responses
+                .and_then(|mut r| r.remove(&self.table))
+                .unwrap_or_default();
+            for item in found {
+                if items::has_key(&item, &credential_key) {
+                    let (value, version) = items::from_item(item, ENTITY)?;
+                    credential = Some(Versioned { value, version });
+                } else if items::has_key(&item, &client_key) {
+                    let (value, version) = items::from_item(item, clients::ENTITY)?;
+                    client = Some(Versioned { value, version });
+                }
+            }
+            wanted = out
+                .unprocessed_keys
+                .and_then(|mut u| u.remove(&self.table))
+                .map(|k| k.keys)
+                .unwrap_or_default();
+            if wanted.is_empty() {
+                return Ok((credential, client));
+            }
+        }
+        Err(SystemFault::Throttled {
+            service: "dynamodb",
+        }
+        .into())
     }
 
     /// Creates the first operator client with its active credential, once per deployment: the

@@ -36,6 +36,13 @@ pub fn from_item<T: DeserializeOwned>(item: Item, entity: &str) -> Result<(T, u6
     Ok((value, version))
 }
 
+/// Whether `item` is the one stored under `key`.
+pub fn has_key(item: &Item, key: &(String, String)) -> bool {
+    let is =
+        |name: &str, want: &str| matches!(item.get(name), Some(AttributeValue::S(v)) if v == want);
+    is(PK, &key.0) && is(SK, &key.1)
+}
+
 /// The key attributes of an item.
 pub fn key(key: (String, String)) -> Item {
     HashMap::from([
