@@ -40,15 +40,14 @@ pub async fn activate_credential(
         client_id: credential.client_id,
         request_id: minted.request_id,
         environment: minted.environment,
-        scopes: credential.scopes,
-        audiences: credential.audiences,
+        scopes: credential.scopes.clone(),
+        audiences: credential.audiences.clone(),
         expires_at: credential.expires_at,
     };
     match repo
         .activate(
-            minted.client_id,
+            &credential,
             &minted.request_id,
-            &minted.credential_id,
             &event.to_outbox(),
             ACTOR,
             now,

@@ -178,6 +178,31 @@ impl ClavisEvent for ClientRevoked {
     }
 }
 
+/// `Credential Expired`: a credential reached the end of its lifetime and the expiry sweep
+/// marked it expired. Verifiers need nothing from it (tokens never outlive their credential);
+/// it is for inventories and for owners who did not rotate in time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CredentialExpired {
+    /// Event metadata.
+    #[serde(flatten)]
+    pub meta: EventMeta,
+    /// The expired credential.
+    pub credential_id: CredentialId,
+    /// Its client.
+    pub client_id: ClientId,
+    /// When its lifetime ended (the sweep notices it later).
+    #[serde(with = "time::serde::rfc3339")]
+    pub expired_at: OffsetDateTime,
+}
+
+impl ClavisEvent for CredentialExpired {
+    const DETAIL_TYPE: &'static str = "Credential Expired";
+
+    fn meta(&self) -> &EventMeta {
+        &self.meta
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -229,6 +254,27 @@ mod tests {
             &outbox,
         );
         assert_eq!(errors(&validator, &detail), Vec::<String>::new());
+    }
+
+    #[test]
+    fn credential_expired_matches_its_published_schema() {
+        let now = OffsetDateTime::now_utc();
+        let outbox = CredentialExpired {
+            meta: EventMeta::new(now),
+            credential_id: CredentialId::generate(),
+            client_id: ClientId::generate(),
+            expired_at: now - Duration::minutes(3),
+        }
+        .to_outbox();
+        assert_eq!(outbox.detail_type, "Credential Expired");
+        let (validator, detail) = checked(
+            include_str!("../../../events/schemas/credential-expired.json"),
+            &outbox,
+        );
+        assert_eq!(errors(&validator, &detail), Vec::<String>::new());
+        let mut broken = detail.clone();
+        broken["credential_id"] = serde_json::json!("cli_nope");
+        assert!(!validator.is_valid(&broken));
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod client;
 pub mod credential;
 pub mod error;
 pub mod events;
+pub mod expiry;
 pub mod ids;
 pub mod issuance;
 pub mod jwk;

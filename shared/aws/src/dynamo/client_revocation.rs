@@ -153,12 +153,7 @@ impl Repository {
                 .await
                 .map_err(|e| fault::from_sdk("dynamodb", &e))?;
             for item in page.items.unwrap_or_default() {
-                let id = items::string(&item, "credential_id")
-                    .and_then(|s| s.parse::<CredentialId>().ok())
-                    .ok_or_else(|| {
-                        SystemFault::Internal("by-client index item without credential_id".into())
-                    })?;
-                found.push(id);
+                found.push(items::credential_id_in(&item, "by-client")?);
                 if found.len() == limit {
                     return Ok(found);
                 }
@@ -209,10 +204,7 @@ impl Repository {
         marker.insert("revoked_credentials".into(), number(count));
         let writes = vec![
             self.put_new(marker, UserError::Conflict("already finished".into()))?,
-            self.put_new(
-                super::issuance::outbox_item(&event.to_outbox(), at),
-                UserError::Conflict("event already queued".into()),
-            )?,
+            self.queue_event(&event.to_outbox(), at)?,
         ];
         let result = self
             .commit(AuditedChange {

@@ -114,15 +114,7 @@ impl Repository {
                 items::to_item(client, keys::client(&client.client_id), clients::ENTITY, 1)?,
                 conflict(),
             )?,
-            self.put_new(
-                items::to_item(
-                    credential,
-                    keys::credential(&credential.credential_id),
-                    ENTITY,
-                    1,
-                )?,
-                conflict(),
-            )?,
+            self.put_new(credential_item(credential)?, conflict())?,
         ];
         let mut entry: AuditEntry = registered_entry(client, actor);
         entry.action = "operator.bootstrapped".into();
@@ -153,4 +145,21 @@ impl Repository {
         })
         .await
     }
+}
+
+/// The item of a new credential; an active one is in the `by-expiry` index under its day.
+fn credential_item(credential: &Credential) -> Result<items::Item, Error> {
+    let mut item = items::to_item(
+        credential,
+        keys::credential(&credential.credential_id),
+        ENTITY,
+        1,
+    )?;
+    if credential.status == clavis_core::lifecycle::CredentialState::Active {
+        item.insert(
+            super::expiry::EXPIRY_BUCKET.into(),
+            AttributeValue::S(clavis_core::expiry::bucket_of(credential.expires_at)),
+        );
+    }
+    Ok(item)
 }

@@ -8,6 +8,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, TransactWr
 use clavis_core::audit::{AuditEntry, AuditRecord};
 use clavis_core::credential::Credential;
 use clavis_core::events::OutboxEvent;
+use clavis_core::expiry;
 use clavis_core::ids::{ClientId, CredentialId, RequestId};
 use clavis_core::request::{IssuanceRequest, RequestProblem};
 use clavis_core::{Error, SystemFault, UserError};
@@ -190,31 +191,34 @@ impl Repository {
     }
 
     /// Activates a minted credential, completes its request and queues its event, together.
+    /// The credential enters the `by-expiry` index under the day it expires.
     pub async fn activate(
         &self,
-        client_id: ClientId,
+        credential: &Credential,
         request_id: &RequestId,
-        credential_id: &CredentialId,
         event: &OutboxEvent,
         actor: &str,
         at: OffsetDateTime,
     ) -> Result<AuditRecord, Error> {
+        let (client_id, credential_id) = (credential.client_id, &credential.credential_id);
         let credential_update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(items::key(keys::credential(credential_id))))
             .update_expression(
-                "SET #status = :active, issued_at = :now, #version = #version + :one",
+                "SET #status = :active, issued_at = :now, #version = #version + :one, #bucket = :bucket",
             )
             .condition_expression("#status = :approved")
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#version", keys::VERSION)
+            .expression_attribute_names("#bucket", super::expiry::EXPIRY_BUCKET)
+            .expression_attribute_values(":bucket", AttributeValue::S(expiry::bucket_of(credential.expires_at)),
+            )
             .expression_attribute_values(":active", AttributeValue::S("active".into()))
             .expression_attribute_values(":approved", AttributeValue::S("approved".into()))
             .expression_attribute_values(":now", AttributeValue::S(rfc3339(at)))
             .expression_attribute_values(":one", AttributeValue::N("1".into()))
             .build()
             .map_err(build_fault)?;
-        let outbox = outbox_item(event, at);
         let writes = vec![
             ConditionalWrite {
                 item: TransactWriteItem::builder()
@@ -234,7 +238,7 @@ impl Repository {
                 ],
                 UserError::Conflict(format!("request {request_id} is no longer pending")),
             )?,
-            self.put_new(outbox, UserError::Conflict("event already queued".into()))?,
+            self.queue_event(event, at)?,
             // A client revoked after its request was verified must not get a credential that
             // its revoke-client workflow has already looked for and missed.
             self.client_is_active(&client_id)?,
@@ -413,6 +417,21 @@ impl Repository {
                 .build(),
             on_conflict,
         })
+    }
+}
+
+impl Repository {
+    /// The write that queues `event` in the outbox, as part of the transaction that makes the
+    /// change it reports; a second copy of the same event is a conflict.
+    pub(crate) fn queue_event(
+        &self,
+        event: &OutboxEvent,
+        at: OffsetDateTime,
+    ) -> Result<ConditionalWrite, Error> {
+        self.put_new(
+            outbox_item(event, at),
+            UserError::Conflict("event already queued".into()),
+        )
     }
 }
 

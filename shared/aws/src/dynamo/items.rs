@@ -36,6 +36,16 @@ pub fn from_item<T: DeserializeOwned>(item: Item, entity: &str) -> Result<(T, u6
     Ok((value, version))
 }
 
+/// The `credential_id` of an item read from `index`.
+pub fn credential_id_in(
+    item: &Item,
+    index: &str,
+) -> Result<clavis_core::ids::CredentialId, SystemFault> {
+    string(item, "credential_id")
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| SystemFault::Internal(format!("{index} index item without credential_id")))
+}
+
 /// Whether `item` is the one stored under `key`.
 pub fn has_key(item: &Item, key: &(String, String)) -> bool {
     let is =

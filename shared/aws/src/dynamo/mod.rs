@@ -8,6 +8,7 @@ pub mod audited;
 pub mod client_revocation;
 pub mod clients;
 pub mod credentials;
+pub mod expiry;
 pub mod issuance;
 pub mod items;
 pub mod keys;

@@ -96,10 +96,7 @@ impl Repository {
                     items::to_item(&entry, keys::revocation(entry.seq), ENTITY, 1)?,
                     UserError::Conflict("seq taken".into()),
                 )?,
-                self.put_new(
-                    super::issuance::outbox_item(&event.to_outbox(), at),
-                    UserError::Conflict("event already queued".into()),
-                )?,
+                self.queue_event(&event.to_outbox(), at)?,
             ];
             let result = self
                 .commit(AuditedChange {
@@ -230,10 +227,13 @@ impl Repository {
         let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(items::key(keys::credential(&entry.credential_id))))
-            .update_expression("SET #status = :revoked, revocation = :revocation, #version = :next")
+            .update_expression(
+                "SET #status = :revoked, revocation = :revocation, #version = :next REMOVE #bucket",
+            )
             .condition_expression("#version = :version")
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#version", keys::VERSION)
+            .expression_attribute_names("#bucket", super::expiry::EXPIRY_BUCKET)
             .expression_attribute_values(":revoked", AttributeValue::S("revoked".into()))
             .expression_attribute_values(":revocation", revocation)
             .expression_attribute_values(":version", AttributeValue::N(version.to_string()))

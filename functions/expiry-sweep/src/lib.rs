@@ -1,0 +1,145 @@
+//! `expiry-sweep` (DESIGN §4, "Expiry sweep"), run by an EventBridge schedule: marks every
+//! credential whose lifetime has ended expired, each with its audit record and
+//! `Credential Expired` event in one transaction.
+//!
+//! It reads only what is due: the sparse `by-expiry` index, one UTC day at a time from its
+//! checkpoint (the first day not yet drained) through today, so its cost grows with the number
+//! of credentials due, not with the table. Work per run is bounded; a run that stops at the
+//! bound says `more` and leaves the checkpoint where it stopped, so the next run goes on.
+//! Expiring is idempotent (a credential no longer active is left alone), so overlapping or
+//! repeated runs change nothing twice. A credential stops authenticating at its `expires_at`
+//! whether or not a sweep has run: the sweep records it, it does not enforce it.
+
+use clavis_aws::dynamo::Repository;
+use clavis_core::expiry;
+use clavis_core::{Error, FieldViolation, UserError};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+/// The actor recorded in audit records.
+pub const ACTOR: &str = "schedule:expiry-sweep";
+/// Credentials read from the index per query.
+pub const PAGE: usize = 25;
+/// Credentials one run expires at most, unless the input asks for fewer.
+pub const DEFAULT_MAX_EXPIRATIONS: u64 = 1000;
+/// The largest bound an input may ask for.
+pub const MAX_EXPIRATIONS: u64 = 10_000;
+
+/// The input: the scheduled event (whose fields are ignored), or an operator's bound.
+#[derive(Debug, Default, Deserialize)]
+pub struct SweepInput {
+    /// Expire at most this many credentials in this run (1 to [`MAX_EXPIRATIONS`]).
+    #[serde(default)]
+    pub max_expirations: Option<u64>,
+}
+
+impl SweepInput {
+    /// The bound of this run, checked.
+    pub fn bound(&self) -> Result<u64, UserError> {
+        match self.max_expirations {
+            None => Ok(DEFAULT_MAX_EXPIRATIONS),
+            Some(n) if (1..=MAX_EXPIRATIONS).contains(&n) => Ok(n),
+            Some(_) => Err(UserError::Invalid(vec![FieldViolation::new(
+                "max_expirations",
+                format!("must be 1 to {MAX_EXPIRATIONS}"),
+            )])),
+        }
+    }
+}
+
+/// What one run did.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct SweepReport {
+    /// Credentials this run marked expired.
+    pub expired: u64,
+    /// Days (index buckets) it read.
+    pub days_read: u64,
+    /// The first day not yet drained, after this run.
+    pub checkpoint: String,
+    /// Whether it stopped at its bound with due credentials left.
+    pub more: bool,
+}
+
+/// One sweep at `now`.
+pub async fn sweep(
+    repo: &Repository,
+    input: SweepInput,
+    now: OffsetDateTime,
+) -> Result<SweepReport, Error> {
+    let bound = input.bound()?;
+    let saved = repo.expiry_checkpoint().await?;
+    let days = expiry::days_to_sweep(saved, now);
+    let mut checkpoint =
+        saved.unwrap_or_else(|| days.first().copied().unwrap_or(expiry::today(now)));
+    let mut report = SweepReport {
+        expired: 0,
+        days_read: 0,
+        checkpoint: String::new(),
+        more: false,
+    };
+    'days: for day in days {
+        report.days_read += 1;
+        let mut start = None;
+        loop {
+            let page = repo.due_credentials(day, now, PAGE, start).await?;
+            for credential_id in &page.credential_ids {
+                if report.expired >= bound {
+                    report.more = true;
+                    break 'days;
+                }
+                if let Some(event_id) = repo.expire_credential(credential_id, ACTOR, now).await? {
+                    report.expired += 1;
+                    tracing::info!(%credential_id, event_id, "credential expired");
+                }
+            }
+            match page.next {
+                Some(next) => start = Some(next),
+                None => break,
+            }
+        }
+        checkpoint = expiry::checkpoint_after(day, now);
+    }
+    if saved != Some(checkpoint) {
+        repo.set_expiry_checkpoint(checkpoint).await?;
+    }
+    report.checkpoint = expiry::bucket_name(checkpoint);
+    tracing::info!(
+        expired = report.expired,
+        days_read = report.days_read,
+        checkpoint = report.checkpoint,
+        more = report.more,
+        aws_calls = %clavis_lambda::telemetry::aws_calls(),
+        "expiry sweep"
+    );
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_scheduled_event_is_a_valid_input_with_the_default_bound() {
+        let text = include_str!("../../../events/expiry-sweep.json");
+        let input: SweepInput =
+            clavis_lambda::step::decode(serde_json::from_str(text).unwrap()).unwrap();
+        assert_eq!(input.bound(), Ok(DEFAULT_MAX_EXPIRATIONS));
+    }
+
+    #[test]
+    fn an_operator_bound_is_checked() {
+        for (asked, ok) in [
+            (1, true),
+            (MAX_EXPIRATIONS, true),
+            (0, false),
+            (MAX_EXPIRATIONS + 1, false),
+        ] {
+            let input = SweepInput {
+                max_expirations: Some(asked),
+            };
+            assert_eq!(input.bound().is_ok(), ok, "{asked}");
+        }
+        let text = serde_json::json!({"max_expirations": "lots"});
+        assert!(clavis_lambda::step::decode::<SweepInput>(text).is_err());
+    }
+}

@@ -1,0 +1,110 @@
+//! Expiry buckets (DESIGN §4, "Expiry sweep"): every active credential carries the UTC day its
+//! lifetime ends in, so a sweep reads the `by-expiry` index one due day at a time and its cost
+//! grows with what is due, never with the table. The sweep keeps a checkpoint: the first day
+//! it has not yet drained.
+
+use time::{Date, Duration, OffsetDateTime};
+
+/// How far back the very first sweep looks (no checkpoint yet): longer than any credential
+/// lives, so nothing active can lie before it.
+pub const FIRST_SWEEP_LOOKBACK_DAYS: i64 = 366;
+
+/// The bucket of a credential expiring at `expires_at`: its UTC day, `YYYY-MM-DD`.
+pub fn bucket_of(expires_at: OffsetDateTime) -> String {
+    bucket_name(expires_at.to_offset(time::UtcOffset::UTC).date())
+}
+
+/// The bucket name of `day`.
+pub fn bucket_name(day: Date) -> String {
+    format!(
+        "{:04}-{:02}-{:02}",
+        day.year(),
+        u8::from(day.month()),
+        day.day()
+    )
+}
+
+/// The UTC day of `now`.
+pub fn today(now: OffsetDateTime) -> Date {
+    now.to_offset(time::UtcOffset::UTC).date()
+}
+
+/// The days a sweep at `now` reads, oldest first: from the checkpoint (or the first-sweep
+/// lookback) through today. Empty if the checkpoint is ahead of today (a clock step back).
+pub fn days_to_sweep(checkpoint: Option<Date>, now: OffsetDateTime) -> Vec<Date> {
+    let today = today(now);
+    let first = checkpoint.unwrap_or_else(|| today - Duration::days(FIRST_SWEEP_LOOKBACK_DAYS));
+    let mut days = Vec::new();
+    let mut day = first;
+    while day <= today {
+        days.push(day);
+        match day.next_day() {
+            Some(next) => day = next,
+            None => break,
+        }
+    }
+    days
+}
+
+/// The checkpoint after `day` was drained at `now`: the next day, but never past today, whose
+/// bucket still fills as credentials are issued.
+pub fn checkpoint_after(day: Date, now: OffsetDateTime) -> Date {
+    let today = today(now);
+    match day.next_day() {
+        Some(next) if next <= today => next,
+        _ => today,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn a_bucket_is_the_utc_day() {
+        assert_eq!(bucket_of(datetime!(2026-11-27 23:59:59 UTC)), "2026-11-27");
+        assert_eq!(bucket_of(datetime!(2026-11-28 00:30 +01:00)), "2026-11-27");
+        assert_eq!(bucket_of(datetime!(2027-01-01 00:00 UTC)), "2027-01-01");
+    }
+
+    #[test]
+    fn a_sweep_reads_from_its_checkpoint_through_today() {
+        let now = datetime!(2026-11-27 10:00 UTC);
+        let days = days_to_sweep(Some(datetime!(2026-11-25 0:00 UTC).date()), now);
+        let names: Vec<String> = days.into_iter().map(bucket_name).collect();
+        assert_eq!(names, ["2026-11-25", "2026-11-26", "2026-11-27"]);
+        let first = days_to_sweep(None, now);
+        assert_eq!(first.len(), FIRST_SWEEP_LOOKBACK_DAYS as usize + 1);
+        assert!(days_to_sweep(Some(datetime!(2026-11-28 0:00 UTC).date()), now).is_empty());
+    }
+
+    #[test]
+    fn the_checkpoint_never_passes_today() {
+        let now = datetime!(2026-11-27 10:00 UTC);
+        let yesterday = datetime!(2026-11-26 0:00 UTC).date();
+        assert_eq!(checkpoint_after(yesterday, now), today(now));
+        assert_eq!(checkpoint_after(today(now), now), today(now));
+    }
+
+    proptest! {
+        /// A credential that expired by `now` and lies at or after the checkpoint is in a day
+        /// the sweep reads, and draining the days before its own never skips it.
+        #[test]
+        fn every_due_credential_is_in_a_swept_day(
+            now_s in 1_700_000_000i64..1_900_000_000,
+            age_s in 0i64..(300 * 86_400),
+            lag_days in 0i64..30,
+        ) {
+            let now = OffsetDateTime::from_unix_timestamp(now_s).unwrap();
+            let expires_at = now - Duration::seconds(age_s);
+            let checkpoint = today(expires_at) - Duration::days(lag_days);
+            let days = days_to_sweep(Some(checkpoint), now);
+            prop_assert!(days.iter().any(|d| bucket_name(*d) == bucket_of(expires_at)));
+            for day in days.iter().filter(|d| **d < today(expires_at)) {
+                prop_assert!(checkpoint_after(*day, now) <= today(expires_at));
+            }
+        }
+    }
+}
