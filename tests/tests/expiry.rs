@@ -286,3 +286,15 @@ async fn a_bad_bound_is_refused_and_changes_nothing() {
     let report = sweep(scheduled_event()).await;
     assert!(report["expired"].as_u64().unwrap() >= 1, "{report}");
 }
+
+#[tokio::test]
+async fn the_checkpoint_never_moves_back() {
+    let _serial = SERIAL.lock().await;
+    let repo = repository().await;
+    let today = today(OffsetDateTime::now_utc());
+    repo.set_expiry_checkpoint(today).await.unwrap();
+    repo.set_expiry_checkpoint(today - time::Duration::days(5))
+        .await
+        .expect("an older day is not an error");
+    assert_eq!(repo.expiry_checkpoint().await.unwrap(), Some(today));
+}

@@ -2,13 +2,17 @@
 //! EventBridge events. Entries the bus refuses are retried; when a call fails as a whole (the
 //! bus unreachable, after the SDK's own retries) the rest of the batch is not tried. What still
 //! fails goes to the events DLQ with its record, for `replay`; only a record that cannot even be
-//! parked is reported as a batch item failure, so the stream delivers it again. Nothing between
-//! a committed change and its broadcast is lost.
+//! parked is reported as a batch item failure, so the stream delivers it again. Every entry
+//! put on the bus or parked then leaves the outbox's pending index; what a publisher never saw
+//! stays there for `reconcile-outbox`. Nothing between a committed change and its broadcast is
+//! lost.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use clavis_aws::dynamo::Repository;
 use clavis_aws::events::{EventPublisher, MAX_BATCH, OutboundEvent, PublishError};
 use clavis_aws::sqs::QueueSender;
 pub use clavis_core::events::{OutboxRecord, ParkedEvent};
@@ -51,10 +55,7 @@ async fn publish_once(publisher: &EventPublisher, pending: Vec<Pending>) -> (Vec
         }
         let events: Vec<OutboundEvent> = chunk
             .iter()
-            .map(|p| OutboundEvent {
-                detail_type: p.outbox.detail_type.clone(),
-                detail: serde_json::from_str(&p.outbox.detail).unwrap_or(serde_json::Value::Null),
-            })
+            .map(|p| OutboundEvent::from(&p.outbox))
             .collect();
         match publisher.publish(&events).await {
             Ok(()) => {}
@@ -85,8 +86,11 @@ impl Pending {
     }
 }
 
-/// Publishes the batch; answers the records the stream must deliver again.
+/// Publishes the batch; answers the records the stream must deliver again. Every entry that
+/// was put on the bus or parked leaves the outbox's pending index, so the reconciler does not
+/// publish it again.
 pub async fn publish_batch(
+    repo: &Repository,
     publisher: &EventPublisher,
     dlq: &QueueSender,
     events_dlq_url: &str,
@@ -104,6 +108,7 @@ pub async fn publish_batch(
         })
         .collect();
     let total = pending.len();
+    let event_ids: Vec<String> = pending.iter().map(|p| p.outbox.event_id.clone()).collect();
     for attempt in 0..ATTEMPTS {
         if pending.is_empty() {
             break;
@@ -122,6 +127,7 @@ pub async fn publish_batch(
 
     let mut response = DynamoDbEventResponse::default();
     let parked = pending.len();
+    let mut redeliver = BTreeSet::new();
     for p in &pending {
         let letter = ParkedEvent {
             record: p.outbox.clone(),
@@ -130,21 +136,58 @@ pub async fn publish_batch(
         let body = serde_json::to_string(&letter).unwrap_or_default();
         if let Err(e) = dlq.send(events_dlq_url, &body, Some(&p.last_error)).await {
             tracing::error!(event_id = %p.outbox.event_id, error = %e, "event neither published nor parked; the stream will redeliver it");
+            redeliver.insert(p.outbox.event_id.clone());
             let mut failure = DynamoDbBatchItemFailure::default();
             failure.item_identifier = p.sequence_number.clone();
             response.batch_item_failures.push(failure);
         }
     }
+    let handed_off: Vec<String> = event_ids
+        .into_iter()
+        .filter(|id| !redeliver.contains(id))
+        .collect();
+    let unmarked = mark_handed_off(repo, handed_off).await;
     tracing::info!(
         records = event.records.len(),
         outbox = total,
         published = total - parked,
         parked,
         redeliver = response.batch_item_failures.len(),
+        unmarked,
         aws_calls = %clavis_lambda::telemetry::aws_calls(),
         "outbox batch"
     );
     response
+}
+
+/// Takes the handed-off entries out of the pending index, concurrently; answers how many
+/// could not be marked. Those stay pending, so the reconciler publishes them a second time:
+/// a duplicate subscribers drop by `event_id`, never a loss.
+async fn mark_handed_off(repo: &Repository, event_ids: Vec<String>) -> usize {
+    let now = time::OffsetDateTime::now_utc();
+    let mut marks = tokio::task::JoinSet::new();
+    for event_id in event_ids {
+        let repo = repo.clone();
+        marks.spawn(async move {
+            let result = repo.mark_handed_off(&event_id, now).await;
+            (event_id, result)
+        });
+    }
+    let mut unmarked = 0;
+    while let Some(joined) = marks.join_next().await {
+        match joined {
+            Ok((_, Ok(()))) => {}
+            Ok((event_id, Err(e))) => {
+                unmarked += 1;
+                tracing::warn!(event_id, error = %e, "handed-off event still marked pending");
+            }
+            Err(e) => {
+                unmarked += 1;
+                tracing::warn!(error = %e, "marking task failed");
+            }
+        }
+    }
+    unmarked
 }
 
 #[cfg(test)]

@@ -1,6 +1,5 @@
 //! `replay` Lambda (invoked by operators: `make replay`): wiring only.
 
-use clavis_aws::events::EventPublisher;
 use clavis_aws::sqs::QueueDrain;
 use clavis_aws::workflows::Workflows;
 use clavis_lambda::config::required;
@@ -12,10 +11,7 @@ async fn main() -> Result<(), RuntimeError> {
     let deps = Deps::init().await?;
     let replayer = Replayer {
         drain: QueueDrain::new(clavis_aws::clients::sqs(&deps.sdk)),
-        publisher: EventPublisher::new(
-            clavis_aws::clients::eventbridge(&deps.sdk),
-            deps.settings.event_bus_name.clone(),
-        ),
+        publisher: deps.event_publisher(),
         workflows: Workflows::new(clavis_aws::clients::sfn(&deps.sdk)),
         repo: deps.repo.clone(),
         queues: QueueUrls {

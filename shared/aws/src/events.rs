@@ -22,6 +22,16 @@ pub struct OutboundEvent {
     pub detail: serde_json::Value,
 }
 
+impl From<&clavis_core::events::OutboxRecord> for OutboundEvent {
+    /// An outbox entry as it goes on the bus, unchanged (its `detail` is JSON text we wrote).
+    fn from(record: &clavis_core::events::OutboxRecord) -> Self {
+        Self {
+            detail_type: record.detail_type.clone(),
+            detail: serde_json::from_str(&record.detail).unwrap_or(serde_json::Value::Null),
+        }
+    }
+}
+
 /// Entries EventBridge refused, by their index in the batch.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{} of {total} events were not published", failed.len())]

@@ -18,6 +18,26 @@ const THROTTLING_CODES: &[&str] = &[
     "KMSInternalException",
 ];
 
+/// The outcome of a DynamoDB write whose condition only guards against repeating it: done,
+/// or not needed (its condition failed); any other error is a fault.
+pub fn unless_condition_failed<O, E, R>(
+    result: Result<O, SdkError<E, R>>,
+) -> Result<(), SystemFault>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(_) => Ok(()),
+        Err(SdkError::ServiceError(e))
+            if e.err().code() == Some("ConditionalCheckFailedException") =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(from_sdk("dynamodb", &e)),
+    }
+}
+
 /// The fault an SDK error of `service` stands for.
 pub fn from_sdk<E, R>(service: &'static str, err: &SdkError<E, R>) -> SystemFault
 where

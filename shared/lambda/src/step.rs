@@ -49,6 +49,14 @@ impl Deps {
             repo,
         })
     }
+
+    /// A publisher onto this stage's event bus.
+    pub fn event_publisher(&self) -> clavis_aws::events::EventPublisher {
+        clavis_aws::events::EventPublisher::new(
+            clavis_aws::clients::eventbridge(&self.sdk),
+            self.settings.event_bus_name.clone(),
+        )
+    }
 }
 
 /// Keeps `state` for the rest of the process: what a function builds at init is never dropped,

@@ -209,15 +209,6 @@ impl Repository {
             .expression_attribute_values(":day", AttributeValue::S(name))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(fault::from_sdk("dynamodb", &e).into()),
-        }
+        Ok(fault::unless_condition_failed(result)?)
     }
 }

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::audited::{AuditedChange, ConditionalWrite, build_fault};
-use super::items::{self, Item};
+use super::items;
 use super::keys;
 use super::{Repository, Versioned};
 use crate::kms::EncryptionContext;
@@ -25,12 +25,8 @@ use crate::kms::EncryptionContext;
 pub const REQUEST: &str = "request";
 /// Entity tag of pickup copies.
 pub const PICKUP: &str = "pickup";
-/// Entity tag of outbox entries (the stream filter matches on it).
-pub const OUTBOX: &str = "outbox";
 /// How long an unpicked secret copy is kept.
 pub const PICKUP_TTL_SECONDS: i64 = 24 * 3600;
-/// How long a published outbox entry is kept for the reconciler and for audits.
-pub const OUTBOX_TTL_SECONDS: i64 = 7 * 24 * 3600;
 
 /// A KMS-encrypted copy of a new secret, bound to its request and credential, deleted on the
 /// first pickup. The plaintext never touches the table.
@@ -418,39 +414,6 @@ impl Repository {
             on_conflict,
         })
     }
-}
-
-impl Repository {
-    /// The write that queues `event` in the outbox, as part of the transaction that makes the
-    /// change it reports; a second copy of the same event is a conflict.
-    pub(crate) fn queue_event(
-        &self,
-        event: &OutboxEvent,
-        at: OffsetDateTime,
-    ) -> Result<ConditionalWrite, Error> {
-        self.put_new(
-            outbox_item(event, at),
-            UserError::Conflict("event already queued".into()),
-        )
-    }
-}
-
-/// The outbox entry of `event`: the stream delivers its insert to the publisher.
-pub(crate) fn outbox_item(event: &OutboxEvent, at: OffsetDateTime) -> Item {
-    let mut outbox: Item = items::key(keys::outbox(&event.event_id));
-    outbox.insert(keys::ENTITY.into(), AttributeValue::S(OUTBOX.into()));
-    outbox.insert("event_id".into(), AttributeValue::S(event.event_id.clone()));
-    outbox.insert(
-        "detail_type".into(),
-        AttributeValue::S(event.detail_type.into()),
-    );
-    outbox.insert("detail".into(), AttributeValue::S(event.detail.clone()));
-    outbox.insert("occurred_at".into(), AttributeValue::S(rfc3339(at)));
-    outbox.insert(
-        "ttl".into(),
-        AttributeValue::N((at.unix_timestamp() + OUTBOX_TTL_SECONDS).to_string()),
-    );
-    outbox
 }
 
 fn rfc3339(t: OffsetDateTime) -> String {

@@ -12,6 +12,7 @@ pub mod expiry;
 pub mod issuance;
 pub mod items;
 pub mod keys;
+pub mod outbox;
 pub mod request_replay;
 pub mod revocations;
 pub mod trail;
