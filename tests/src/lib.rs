@@ -120,6 +120,26 @@ pub fn url(path: &str) -> String {
     format!("{}{}", stack().api_url.trim_end_matches('/'), path)
 }
 
+/// `Authorization` value of a bearer token of the bootstrap operator, narrowed to `scope`
+/// and the audience `clavis`.
+pub async fn operator_bearer(scope: &str) -> String {
+    let (status, answer) = token_request(
+        &stack().operator_client_id,
+        &stack().operator_client_secret,
+        &[
+            ("grant_type", "client_credentials"),
+            ("scope", scope),
+            ("audience", "clavis"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    format!(
+        "Bearer {}",
+        answer["access_token"].as_str().unwrap_or_default()
+    )
+}
+
 /// `Authorization` value of the bootstrap operator.
 pub fn operator_auth() -> String {
     basic(&stack().operator_client_id, &stack().operator_client_secret)

@@ -5,8 +5,8 @@
 use std::collections::BTreeSet;
 
 use clavis_tests::{
-    basic, http, introspect, issue_credential, operator_auth, register_client, revoke_request,
-    serde_urlencoded_form, stack, stack_logs, token_request, url,
+    basic, http, introspect, issue_credential, operator_auth, operator_bearer, register_client,
+    revoke_request, serde_urlencoded_form, stack, stack_logs, token_request, url,
 };
 use clavis_verify::{Authorization, Verifier, VerifierConfig, VerifyError};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header, jwk::JwkSet};
@@ -263,24 +263,8 @@ async fn bad_token_requests_get_rfc_6749_errors() {
 
 #[tokio::test]
 async fn the_operator_api_takes_bearer_tokens_and_each_route_its_scope() {
-    let operator = &stack().operator_client_id;
-    let secret = &stack().operator_client_secret;
-    let token = |scope: &'static str| async move {
-        let (status, answer) = token_request(
-            operator,
-            secret,
-            &[
-                ("grant_type", "client_credentials"),
-                ("scope", scope),
-                ("audience", "clavis"),
-            ],
-        )
-        .await;
-        assert_eq!(status, 200, "{answer}");
-        format!("Bearer {}", answer["access_token"].as_str().unwrap())
-    };
-    let auditor = token("clavis.auditor").await;
-    let admin = token("clavis.admin").await;
+    let auditor = operator_bearer("clavis.auditor").await;
+    let admin = operator_bearer("clavis.admin").await;
     let new_client = json!({
         "name": "bearer-made", "environment": "dev", "tier": "standard",
         "allowed_scopes": ["x:read"], "allowed_audiences": ["https://x.example"]

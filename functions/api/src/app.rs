@@ -145,6 +145,10 @@ impl App {
                 self.authenticate(req, now).await?;
                 self.list_revocations(req).await
             }
+            Route::ExportAudit => {
+                self.operator(req, scopes::AUDITOR, now).await?;
+                self.export_audit(req).await
+            }
             Route::Introspect => {
                 self.authenticate(req, now).await?;
                 self.introspect(req, now).await

@@ -25,6 +25,8 @@ pub enum Route {
     RevokeCredential,
     /// `GET /v1/revocations`: the revocation registry.
     ListRevocations,
+    /// `GET /v1/audit`: a client's audit chain as NDJSON.
+    ExportAudit,
     /// `POST /oauth2/introspect`: RFC 7662 introspection.
     Introspect,
     /// `POST /oauth2/token`: client credentials grant.
@@ -67,6 +69,7 @@ pub const ROUTES: &[(Method, &str, Route)] = &[
         Route::RevokeCredential,
     ),
     (Method::GET, "/v1/revocations", Route::ListRevocations),
+    (Method::GET, "/v1/audit", Route::ExportAudit),
     (Method::POST, "/oauth2/introspect", Route::Introspect),
     (Method::POST, "/oauth2/token", Route::Token),
     (Method::GET, "/.well-known/jwks.json", Route::Jwks),

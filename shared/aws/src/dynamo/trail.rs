@@ -15,17 +15,35 @@ impl Repository {
         client_id: &ClientId,
         after: u64,
     ) -> Result<Vec<AuditRecord>, Error> {
+        self.audit_page(client_id, after, u64::MAX, usize::MAX)
+            .await
+    }
+
+    /// At most `limit` records of `client_id` with `after < seq <= through`, oldest first, read
+    /// consistently: one page of an export that ends at a chain head read beforehand.
+    pub async fn audit_page(
+        &self,
+        client_id: &ClientId,
+        after: u64,
+        through: u64,
+        limit: usize,
+    ) -> Result<Vec<AuditRecord>, Error> {
         let mut records = Vec::new();
+        if through <= after || limit == 0 {
+            return Ok(records);
+        }
         let mut start = None;
         loop {
             let out = self
                 .db
                 .query()
                 .table_name(&self.audit_table)
-                .key_condition_expression("client_id = :c AND seq > :after")
+                .key_condition_expression("client_id = :c AND seq BETWEEN :first AND :last")
                 .expression_attribute_values(":c", AttributeValue::S(client_id.to_string()))
-                .expression_attribute_values(":after", AttributeValue::N(after.to_string()))
+                .expression_attribute_values(":first", AttributeValue::N((after + 1).to_string()))
+                .expression_attribute_values(":last", AttributeValue::N(through.to_string()))
                 .consistent_read(true)
+                .limit(i32::try_from(limit - records.len()).unwrap_or(i32::MAX))
                 .set_exclusive_start_key(start)
                 .send()
                 .await
@@ -36,7 +54,7 @@ impl Repository {
                 })?);
             }
             match out.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
+                Some(key) if !key.is_empty() && records.len() < limit => start = Some(key),
                 _ => return Ok(records),
             }
         }
