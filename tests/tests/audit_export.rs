@@ -1,6 +1,6 @@
 //! Audit export against the local cloud: a client's chain comes out as NDJSON that verifies,
-//! with Clavis's own `verify_chain` and with the independent `scripts/verify-audit`; a tampered
-//! or shortened export is caught; pages follow `Link` and chain together; the export needs
+//! with Clavis's own `verify_chain` and with the independent `scripts/verify-audit`; an edited,
+//! removed or reordered record is caught, and so is a cut-off tail given the head header; pages follow `Link` and chain together; the export needs
 //! `clavis.auditor`; bad queries are problems.
 
 use std::io::Write;
@@ -52,11 +52,16 @@ fn records(ndjson: &str) -> Vec<AuditRecord> {
 
 /// Runs `scripts/verify-audit` (Python, standard library only) on `ndjson`.
 fn verify_audit(ndjson: &str, after: Option<&str>) -> (bool, String) {
+    verify_audit_with(ndjson, after.map(|a| ["--after", a]).as_slice())
+}
+
+/// Runs `scripts/verify-audit` with `args` on `ndjson`.
+fn verify_audit_with(ndjson: &str, args: &[[&str; 2]]) -> (bool, String) {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/verify-audit");
     let mut command = Command::new("python3");
     command.arg(script);
-    if let Some(after) = after {
-        command.args(["--after", after]);
+    for pair in args {
+        command.args(pair);
     }
     let mut child = command
         .stdin(Stdio::piped())
@@ -141,6 +146,18 @@ async fn an_export_verifies_here_and_independently_and_tampering_is_caught() {
     let (ok, report) = verify_audit(&(shortened.join("\n") + "\n"), None);
     assert!(
         !ok && report.contains("record 4: expected seq 3"),
+        "{report}"
+    );
+    // With the head from the header, a cut-off tail is caught too; the whole export passes.
+    let head = head.unwrap();
+    let (ok, report) = verify_audit_with(&body, &[["--head", &head]]);
+    assert!(ok, "{report}");
+    let cut = lines[..lines.len() - 1].join("\n") + "\n";
+    let (ok, report) = verify_audit(&cut, None);
+    assert!(ok, "without the head a cut tail looks complete: {report}");
+    let (ok, report) = verify_audit_with(&cut, &[["--head", &head]]);
+    assert!(
+        !ok && report.contains("records are missing at the end"),
         "{report}"
     );
     let mut swapped = lines.clone();

@@ -154,6 +154,10 @@ async fn a_due_credential_is_expired_once_with_its_audit_record_and_event() {
 
     let expired_at = just_now();
     expire_at(due, expired_at).await;
+    // Callers see it expired at once; the sweep has not recorded it yet.
+    let meta = get_json(&format!("/v1/credentials/{due}")).await;
+    assert_eq!(meta["status"], "expired", "{meta}");
+    assert!(items::string(&item(due).await, EXPIRY_BUCKET).is_some());
     let report = sweep(scheduled_event()).await;
     assert!(report["expired"].as_u64().unwrap() >= 1, "{report}");
     assert_eq!(report["more"], false, "{report}");
@@ -162,9 +166,9 @@ async fn a_due_credential_is_expired_once_with_its_audit_record_and_event() {
         bucket_name(today(OffsetDateTime::now_utc()))
     );
 
-    let meta = get_json(&format!("/v1/credentials/{due}")).await;
-    assert_eq!(meta["status"], "expired", "{meta}");
-    assert_eq!(items::string(&item(due).await, EXPIRY_BUCKET), None);
+    let stored = item(due).await;
+    assert_eq!(items::string(&stored, "status"), Some("expired"));
+    assert_eq!(items::string(&stored, EXPIRY_BUCKET), None);
     assert_eq!(
         get_json(&format!("/v1/credentials/{live}")).await["status"],
         "active"
@@ -237,8 +241,8 @@ async fn a_sweep_stops_at_its_bound_and_the_next_one_goes_on() {
         "{last}"
     );
     for (credential_id, _) in &issued {
-        let meta = get_json(&format!("/v1/credentials/{credential_id}")).await;
-        assert_eq!(meta["status"], "expired");
+        let stored = item(credential_id).await;
+        assert_eq!(items::string(&stored, "status"), Some("expired"));
     }
 }
 
@@ -259,8 +263,8 @@ async fn days_missed_since_the_checkpoint_are_caught_up() {
     assert_eq!(report["days_read"], 4, "{report}");
     assert!(report["expired"].as_u64().unwrap() >= 1, "{report}");
     assert_eq!(report["checkpoint"], bucket_name(today(now)));
-    let meta = get_json(&format!("/v1/credentials/{credential_id}")).await;
-    assert_eq!(meta["status"], "expired");
+    let stored = item(credential_id).await;
+    assert_eq!(items::string(&stored, "status"), Some("expired"));
     let checkpoint = repository().await.expiry_checkpoint().await.unwrap();
     assert_eq!(checkpoint, Some(today(now)));
 }
@@ -297,4 +301,105 @@ async fn the_checkpoint_never_moves_back() {
         .await
         .expect("an older day is not an error");
     assert_eq!(repo.expiry_checkpoint().await.unwrap(), Some(today));
+}
+
+#[tokio::test]
+async fn a_credential_that_cannot_be_expired_holds_up_nothing_but_its_day() {
+    let _serial = SERIAL.lock().await;
+    let client_id = register_client("standard", SCOPES, AUDIENCES).await;
+    let issued = issue_credentials(&client_id, 1, SCOPES, AUDIENCES).await;
+    let now = OffsetDateTime::now_utc();
+    let yesterday = today(now) - time::Duration::days(1);
+    set_checkpoint(yesterday - time::Duration::days(1)).await;
+    // A corrupt credential item, due yesterday; and a sound one, due today.
+    let broken = CredentialId::generate();
+    let due = (now - time::Duration::days(1)).replace_time(Time::from_hms(12, 0, 0).unwrap());
+    let mut corrupt = items::key(keys::credential(&broken));
+    for (name, value) in [
+        ("entity", "credential".to_owned()),
+        ("credential_id", broken.to_string()),
+        ("status", "active".to_owned()),
+        ("expires_at", due.format(&Rfc3339).unwrap()),
+        (EXPIRY_BUCKET, bucket_of(due)),
+    ] {
+        corrupt.insert(name.to_owned(), AttributeValue::S(value));
+    }
+    let db = aws_sdk_dynamodb::Client::new(&sdk().await);
+    db.put_item()
+        .table_name(&stack().table_name)
+        .set_item(Some(corrupt))
+        .send()
+        .await
+        .unwrap();
+    expire_at(&issued[0].0, just_now()).await;
+
+    let report = sweep(scheduled_event()).await;
+    assert_eq!(report["failed"], 1, "{report}");
+    assert!(report["expired"].as_u64().unwrap() >= 1, "{report}");
+    assert_eq!(report["checkpoint"], bucket_name(yesterday), "{report}");
+    let stored = item(&issued[0].0).await;
+    assert_eq!(items::string(&stored, "status"), Some("expired"));
+
+    // Once the item is dealt with, the next run gets past its day.
+    db.delete_item()
+        .table_name(&stack().table_name)
+        .set_key(Some(items::key(keys::credential(&broken))))
+        .send()
+        .await
+        .unwrap();
+    let report = sweep(scheduled_event()).await;
+    assert_eq!(report["failed"], 0, "{report}");
+    assert_eq!(report["checkpoint"], bucket_name(today(now)), "{report}");
+}
+
+#[tokio::test]
+async fn credentials_from_before_the_sweep_are_backfilled_into_its_index() {
+    let _serial = SERIAL.lock().await;
+    let client_id = register_client("standard", SCOPES, AUDIENCES).await;
+    let issued = issue_credentials(&client_id, 2, SCOPES, AUDIENCES).await;
+    let (old, _) = &issued[0];
+    let (revoked, _) = &issued[1];
+    let resp = revoke_request(revoked, "operator_request")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    // As an upgraded stack has it: an active credential without a bucket.
+    let id: CredentialId = old.parse().unwrap();
+    aws_sdk_dynamodb::Client::new(&sdk().await)
+        .update_item()
+        .table_name(&stack().table_name)
+        .set_key(Some(items::key(keys::credential(&id))))
+        .update_expression("REMOVE #bucket")
+        .expression_attribute_names("#bucket", EXPIRY_BUCKET)
+        .send()
+        .await
+        .unwrap();
+
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let out = std::process::Command::new(format!("{root}/.local/venv/bin/python"))
+        .arg(format!("{root}/scripts/backfill-expiry-buckets"))
+        .args(["--stack", clavis_tests::stack_path().to_str().unwrap()])
+        .output()
+        .expect("the backfill runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(report["updated"].as_u64().unwrap() >= 1, "{report}");
+
+    let stored = item(old).await;
+    let expires_at =
+        OffsetDateTime::parse(items::string(&stored, "expires_at").unwrap(), &Rfc3339).unwrap();
+    assert_eq!(
+        items::string(&stored, EXPIRY_BUCKET),
+        Some(bucket_of(expires_at).as_str())
+    );
+    assert_eq!(
+        items::string(&item(revoked).await, EXPIRY_BUCKET),
+        None,
+        "only active ones"
+    );
 }

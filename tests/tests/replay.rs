@@ -13,7 +13,7 @@ use clavis_core::ids::ClientId;
 use clavis_core::issuance::{credential_id_for, request_id_for};
 use clavis_tests::{
     basic, closed_execution, collect_messages, credential_request, get_json, http, inject_fault,
-    introspect, operator_auth, queue_depth, register_client, registry, replay,
+    introspect, operator_auth, queue_depth, register_client, registry, replay, repository,
     revoke_client_request, revoke_request, settled_request, stack, token_request, url,
 };
 use serde_json::{Value, json};
@@ -300,4 +300,68 @@ async fn an_issuance_that_failed_on_a_fault_completes_after_replay_with_a_creden
         credential_id,
         "{picked}"
     );
+}
+
+#[tokio::test]
+async fn a_request_whose_requester_was_revoked_meanwhile_issues_nothing() {
+    let _serial = SERIAL.lock().await;
+    // A second operator, allowed to request credentials.
+    let requester = register_client("privileged", &["clavis.issuer"], &["clavis"]).await;
+    let (_, requester_secret) =
+        clavis_tests::issue_credential(&requester, &["clavis.issuer"], &["clavis"]).await;
+    let target = register_client("standard", SCOPES, AUDIENCES).await;
+    let key = format!("requester-{}", ClientId::generate().ulid());
+    let request_id = request_id_for(&target.parse().unwrap(), &key);
+
+    // Its request waits on the intake queue while Step Functions is unavailable...
+    let fault = inject_fault("states", "StartExecution", &request_id.to_string()).await;
+    let resp = http()
+        .post(url(&format!("/v1/clients/{target}/credentials")))
+        .header("authorization", basic(&requester, &requester_secret))
+        .header("idempotency-key", &key)
+        .header("prefer", "respond-async")
+        .json(&json!({"ttl_seconds": 3600, "scopes": SCOPES, "audiences": AUDIENCES, "justification": "late"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 202);
+    // ... and meanwhile the requester's client is revoked (its own credentials wait for their
+    // workflow, held up too, so the requester's credential is still active when the request
+    // runs: only its client says no).
+    let held = inject_fault("states", "StartExecution", &requester).await;
+    let resp = revoke_client_request(&requester, "policy_violation")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 202);
+    drop(fault);
+    let report = replay(json!({"queues": ["intake"]})).await;
+    assert!(
+        report["intake"]["replayed"].as_u64().unwrap() >= 1,
+        "{report}"
+    );
+
+    let settled = settled_request(&request_id.to_string()).await;
+    assert_eq!(settled["status"], "failed", "{settled}");
+    assert_eq!(settled["problem"]["status"], 403, "{settled}");
+    assert!(settled["credential_id"].is_null(), "{settled}");
+    let requester_credentials = repository()
+        .await
+        .active_credentials_of(
+            &requester.parse().unwrap(),
+            5,
+            time::OffsetDateTime::now_utc(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        requester_credentials.len(),
+        1,
+        "the requester's credential was still active"
+    );
+
+    // Let the client's revocation finish, so nothing stays queued.
+    drop(held);
+    let report = replay(json!({"queues": ["intake"]})).await;
+    assert_eq!(report["intake"]["still_failing"], 0, "{report}");
 }

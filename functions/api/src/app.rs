@@ -134,7 +134,8 @@ impl App {
             }
             Route::GetCredential => {
                 self.operator(req, scopes::ISSUER, now).await?;
-                self.get_credential(param(matched, "credential_id")).await
+                self.get_credential(param(matched, "credential_id"), now)
+                    .await
             }
             Route::RevokeCredential => {
                 let principal = self.operator(req, scopes::REVOKER, now).await?;

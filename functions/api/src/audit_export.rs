@@ -17,6 +17,9 @@ use crate::app::App;
 pub const DEFAULT_LIMIT: usize = 1000;
 /// The largest page.
 pub const MAX_LIMIT: usize = 5000;
+/// A page stops growing past this many bytes, well inside Lambda's 6 MB response limit (a
+/// record with the largest scopes, audiences and justification runs to about 20 KB).
+pub const MAX_PAGE_BYTES: usize = 4 * 1024 * 1024;
 /// The header naming the chain head the export stops at.
 pub const HEAD_HEADER: &str = "clavis-audit-head";
 
@@ -98,14 +101,18 @@ impl App {
             .audit_page(&query.client_id, query.since, head.seq, query.limit)
             .await?;
         let mut body = String::new();
+        let mut reached = query.since;
         for record in &records {
+            if body.len() >= MAX_PAGE_BYTES {
+                break;
+            }
             body.push_str(
                 &serde_json::to_string(record)
                     .map_err(|e| SystemFault::Internal(format!("cannot encode record: {e}")))?,
             );
             body.push('\n');
+            reached = record.seq;
         }
-        let reached = records.last().map_or(query.since, |r| r.seq);
         let mut response = Response::builder()
             .status(200)
             .header(CONTENT_TYPE, "application/x-ndjson")
@@ -120,7 +127,7 @@ impl App {
                 ),
             );
         }
-        tracing::info!(client_id = %query.client_id, since = query.since, records = records.len(), head = head.seq, "audit exported");
+        tracing::info!(client_id = %query.client_id, since = query.since, through = reached, head = head.seq, "audit exported");
         response
             .body(Body::Text(body))
             .map_err(|e| SystemFault::Internal(format!("cannot build answer: {e}")).into())

@@ -304,7 +304,11 @@ impl App {
     }
 
     /// `GET /v1/credentials/{credential_id}`.
-    pub(crate) async fn get_credential(&self, id: &str) -> Result<Response<Body>, Error> {
+    pub(crate) async fn get_credential(
+        &self,
+        id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Response<Body>, Error> {
         let not_found = || UserError::NotFound("credential".into());
         let id: CredentialId = id.parse().map_err(|_| not_found())?;
         let credential = self
@@ -313,7 +317,7 @@ impl App {
             .await?
             .ok_or_else(not_found)?
             .value;
-        json(200, &CredentialView::from(credential))
+        json(200, &CredentialView::at(credential, now))
     }
 
     async fn find_request(&self, id: &str) -> Result<IssuanceRequest, Error> {

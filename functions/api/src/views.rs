@@ -18,7 +18,7 @@ pub struct CredentialView {
     pub credential_id: CredentialId,
     /// Its client.
     pub client_id: ClientId,
-    /// Lifecycle state.
+    /// Lifecycle state; `expired` from its expiry on, before the sweep records it.
     pub status: CredentialState,
     /// Scopes.
     pub scopes: BTreeSet<String>,
@@ -43,12 +43,13 @@ pub struct CredentialView {
     pub rotated_to: Option<CredentialId>,
 }
 
-impl From<Credential> for CredentialView {
-    fn from(c: Credential) -> Self {
+impl CredentialView {
+    /// The view of `c` at `now` (its status as callers should see it then).
+    pub fn at(c: Credential, now: OffsetDateTime) -> Self {
         Self {
             credential_id: c.credential_id,
             client_id: c.client_id,
-            status: c.status,
+            status: c.status_at(now),
             scopes: c.scopes,
             audiences: c.audiences,
             issued_at: c.issued_at,

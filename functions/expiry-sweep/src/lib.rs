@@ -7,7 +7,9 @@
 //! of credentials due, not with the table. Work per run is bounded; a run that stops at the
 //! bound says `more` and leaves the checkpoint where it stopped, so the next run goes on.
 //! Expiring is idempotent (a credential no longer active is left alone), so overlapping or
-//! repeated runs change nothing twice. A credential stops authenticating at its `expires_at`
+//! repeated runs change nothing twice. A credential that cannot be expired (a fault that
+//! outlasts its retries, a corrupt item) is logged and counted, and the run goes on; the
+//! checkpoint stays at its day, so the next run tries it again. A credential stops authenticating at its `expires_at`
 //! whether or not a sweep has run: the sweep records it, it does not enforce it.
 
 use clavis_aws::dynamo::Repository;
@@ -58,6 +60,9 @@ pub struct SweepReport {
     pub checkpoint: String,
     /// Whether it stopped at its bound with due credentials left.
     pub more: bool,
+    /// Due credentials it could not expire (a fault, a corrupt item): logged, left for the
+    /// next run; the checkpoint does not pass their day.
+    pub failed: u64,
 }
 
 /// One sweep at `now`.
@@ -76,7 +81,10 @@ pub async fn sweep(
         days_read: 0,
         checkpoint: String::new(),
         more: false,
+        failed: 0,
     };
+    // Once a day keeps a failure, later days are still swept but the checkpoint stays there.
+    let mut stuck = false;
     'days: for day in days {
         report.days_read += 1;
         let mut start = None;
@@ -87,9 +95,19 @@ pub async fn sweep(
                     report.more = true;
                     break 'days;
                 }
-                if let Some(event_id) = repo.expire_credential(credential_id, ACTOR, now).await? {
-                    report.expired += 1;
-                    tracing::info!(%credential_id, event_id, "credential expired");
+                match repo.expire_credential(credential_id, ACTOR, now).await {
+                    Ok(Some(event_id)) => {
+                        report.expired += 1;
+                        tracing::info!(%credential_id, event_id, "credential expired");
+                    }
+                    Ok(None) => {}
+                    // One credential must not hold up every other: count it, go on, and keep
+                    // the checkpoint at its day so the next run tries it again.
+                    Err(e) => {
+                        report.failed += 1;
+                        stuck = true;
+                        tracing::error!(%credential_id, error = %e, "credential not expired; the next sweep retries it");
+                    }
                 }
             }
             match page.next {
@@ -97,7 +115,9 @@ pub async fn sweep(
                 None => break,
             }
         }
-        checkpoint = expiry::checkpoint_after(day, now);
+        if !stuck {
+            checkpoint = expiry::checkpoint_after(day, now);
+        }
     }
     if saved != Some(checkpoint) {
         repo.set_expiry_checkpoint(checkpoint).await?;
@@ -108,6 +128,7 @@ pub async fn sweep(
         days_read = report.days_read,
         checkpoint = report.checkpoint,
         more = report.more,
+        failed = report.failed,
         aws_calls = %clavis_lambda::telemetry::aws_calls(),
         "expiry sweep"
     );

@@ -1,8 +1,10 @@
 //! `VerifyIdentity`: its own stage. The client must exist and be active and may have what is
-//! asked; the requester's credential must still be usable and hold `clavis.issuer`. Passes on
+//! asked; the requester's credential must still be usable, its client still active, and it
+//! must hold `clavis.issuer`. Passes on
 //! only what minting needs ([`IssuanceGrant`]), nothing of the requester or the justification.
 
 use clavis_aws::dynamo::Repository;
+use clavis_core::ids::ClientId;
 use clavis_core::issuance::{IssuanceGrant, POLICY_VERSION};
 use clavis_core::workflow::RequestRef;
 use clavis_core::{Error, UserError, scopes};
@@ -26,15 +28,22 @@ pub async fn verify_identity(
         .value;
     request.params.check_against(&client)?;
 
-    let requester = repo
-        .get_credential(&request.requested_with, true)
-        .await?
-        .map(|v| v.value);
-    let may_request = requester.is_some_and(|c| {
-        c.is_usable_at(now)
-            && c.client_id.to_string() == request.requested_by
-            && c.scopes.contains(scopes::ISSUER)
-    });
+    // The requester's credential and its client, read together: a requester whose client was
+    // revoked or suspended after it asked may no longer have anything issued.
+    let may_request = match request.requested_by.parse::<ClientId>() {
+        Err(_) => false,
+        Ok(requester_client) => {
+            match repo
+                .get_credential_and_client(&request.requested_with, &requester_client)
+                .await?
+            {
+                (Some(c), Some(k)) => {
+                    c.value.is_usable_for(&k.value, now) && c.value.scopes.contains(scopes::ISSUER)
+                }
+                _ => false,
+            }
+        }
+    };
     if !may_request {
         return Err(UserError::Forbidden(format!(
             "{} may no longer request credentials",

@@ -72,6 +72,15 @@ impl Credential {
         Ok(self.status)
     }
 
+    /// The state as callers should see it at `now`: an active credential past its expiry is
+    /// expired, whether or not the expiry sweep has recorded it yet.
+    pub fn status_at(&self, now: OffsetDateTime) -> CredentialState {
+        match self.status {
+            CredentialState::Active if now >= self.expires_at => CredentialState::Expired,
+            stored => stored,
+        }
+    }
+
     /// Whether the credential may authenticate at `now`: active and not past its expiry.
     pub fn is_usable_at(&self, now: OffsetDateTime) -> bool {
         self.status == CredentialState::Active && now < self.expires_at
@@ -138,6 +147,22 @@ mod tests {
         let mut revoked = active(Duration::hours(2));
         revoked.apply(LifecycleEvent::Revoke).unwrap();
         assert!(!revoked.is_usable_at(now));
+    }
+
+    #[test]
+    fn an_active_credential_past_its_expiry_reads_as_expired() {
+        let now = OffsetDateTime::UNIX_EPOCH + Duration::hours(1);
+        assert_eq!(
+            active(Duration::hours(2)).status_at(now),
+            CredentialState::Active
+        );
+        assert_eq!(
+            active(Duration::hours(1)).status_at(now),
+            CredentialState::Expired
+        );
+        let mut revoked = active(Duration::minutes(30));
+        revoked.apply(LifecycleEvent::Revoke).unwrap();
+        assert_eq!(revoked.status_at(now), CredentialState::Revoked);
     }
 
     #[test]

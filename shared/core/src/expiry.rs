@@ -89,21 +89,31 @@ mod tests {
     }
 
     proptest! {
-        /// A credential that expired by `now` and lies at or after the checkpoint is in a day
-        /// the sweep reads, and draining the days before its own never skips it.
+        /// Sweeps at arbitrary moments, each draining every day it reads; a credential activated
+        /// at any moment among them: the first sweep at or after its expiry reads its bucket
+        /// (the checkpoint never passed a day that could still fill).
         #[test]
-        fn every_due_credential_is_in_a_swept_day(
-            now_s in 1_700_000_000i64..1_900_000_000,
-            age_s in 0i64..(300 * 86_400),
-            lag_days in 0i64..30,
+        fn the_first_sweep_after_an_expiry_reads_its_bucket(
+            start in 1_700_000_000i64..1_900_000_000,
+            gaps in proptest::collection::vec(60i64..(3 * 86_400), 1..60),
+            activated_after in 0i64..(20 * 86_400),
+            ttl in 300i64..(7 * 86_400),
         ) {
-            let now = OffsetDateTime::from_unix_timestamp(now_s).unwrap();
-            let expires_at = now - Duration::seconds(age_s);
-            let checkpoint = today(expires_at) - Duration::days(lag_days);
-            let days = days_to_sweep(Some(checkpoint), now);
-            prop_assert!(days.iter().any(|d| bucket_name(*d) == bucket_of(expires_at)));
-            for day in days.iter().filter(|d| **d < today(expires_at)) {
-                prop_assert!(checkpoint_after(*day, now) <= today(expires_at));
+            let at = |s: i64| OffsetDateTime::from_unix_timestamp(s).unwrap();
+            let activated = start + activated_after;
+            let expires = activated + ttl;
+            let mut checkpoint = None;
+            let mut now = start;
+            for gap in gaps {
+                let days = days_to_sweep(checkpoint, at(now));
+                if now >= expires {
+                    prop_assert!(days.iter().any(|d| bucket_name(*d) == bucket_of(at(expires))));
+                    break;
+                }
+                if let Some(last) = days.last() {
+                    checkpoint = Some(checkpoint_after(*last, at(now)));
+                }
+                now += gap;
             }
         }
     }
