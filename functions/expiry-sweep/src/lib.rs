@@ -14,7 +14,7 @@
 
 use clavis_aws::dynamo::Repository;
 use clavis_core::expiry;
-use clavis_core::{Error, FieldViolation, UserError};
+use clavis_core::{Error, UserError};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -38,14 +38,12 @@ pub struct SweepInput {
 impl SweepInput {
     /// The bound of this run, checked.
     pub fn bound(&self) -> Result<u64, UserError> {
-        match self.max_expirations {
-            None => Ok(DEFAULT_MAX_EXPIRATIONS),
-            Some(n) if (1..=MAX_EXPIRATIONS).contains(&n) => Ok(n),
-            Some(_) => Err(UserError::Invalid(vec![FieldViolation::new(
-                "max_expirations",
-                format!("must be 1 to {MAX_EXPIRATIONS}"),
-            )])),
-        }
+        clavis_lambda::step::bounded(
+            "max_expirations",
+            self.max_expirations,
+            DEFAULT_MAX_EXPIRATIONS,
+            MAX_EXPIRATIONS,
+        )
     }
 }
 

@@ -11,7 +11,7 @@
 use clavis_aws::dynamo::Repository;
 use clavis_aws::events::{EventPublisher, MAX_BATCH, OutboundEvent, PublishError};
 use clavis_core::events::OutboxRecord;
-use clavis_core::{Error, FieldViolation, UserError};
+use clavis_core::{Error, UserError};
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
@@ -34,14 +34,12 @@ pub struct ReconcileInput {
 impl ReconcileInput {
     /// The bound of this run, checked.
     pub fn bound(&self) -> Result<usize, UserError> {
-        match self.max_events {
-            None => Ok(DEFAULT_MAX_EVENTS),
-            Some(n) if (1..=MAX_EVENTS).contains(&n) => Ok(n),
-            Some(_) => Err(UserError::Invalid(vec![FieldViolation::new(
-                "max_events",
-                format!("must be 1 to {MAX_EVENTS}"),
-            )])),
-        }
+        clavis_lambda::step::bounded(
+            "max_events",
+            self.max_events,
+            DEFAULT_MAX_EVENTS,
+            MAX_EVENTS,
+        )
     }
 }
 

@@ -83,7 +83,7 @@ impl Credential {
 
     /// Whether the credential may authenticate at `now`: active and not past its expiry.
     pub fn is_usable_at(&self, now: OffsetDateTime) -> bool {
-        self.status == CredentialState::Active && now < self.expires_at
+        self.status_at(now) == CredentialState::Active
     }
 
     /// Whether the credential may authenticate at `now` on behalf of `client`: usable, and

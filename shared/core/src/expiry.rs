@@ -11,7 +11,7 @@ pub const FIRST_SWEEP_LOOKBACK_DAYS: i64 = 366;
 
 /// The bucket of a credential expiring at `expires_at`: its UTC day, `YYYY-MM-DD`.
 pub fn bucket_of(expires_at: OffsetDateTime) -> String {
-    bucket_name(expires_at.to_offset(time::UtcOffset::UTC).date())
+    bucket_name(today(expires_at))
 }
 
 /// The bucket name of `day`.

@@ -65,6 +65,22 @@ pub fn for_process<S>(state: S) -> &'static S {
     Box::leak(Box::new(state))
 }
 
+/// An optional bound of a task input (`max_…`): `default` when absent, else it must be 1 to
+/// `max`; otherwise an invalid-input error naming `field`.
+pub fn bounded<T>(field: &str, asked: Option<T>, default: T, max: T) -> Result<T, UserError>
+where
+    T: Copy + PartialOrd + From<u8> + std::fmt::Display,
+{
+    match asked {
+        None => Ok(default),
+        Some(n) if n >= T::from(1) && n <= max => Ok(n),
+        Some(_) => Err(UserError::Invalid(vec![FieldViolation::new(
+            field,
+            format!("must be 1 to {max}"),
+        )])),
+    }
+}
+
 /// Decodes a task input, naming the offending field.
 pub fn decode<I: DeserializeOwned>(input: serde_json::Value) -> Result<I, UserError> {
     serde_path_to_error::deserialize(input).map_err(|e| {

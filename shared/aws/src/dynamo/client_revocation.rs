@@ -13,7 +13,6 @@ use clavis_core::ids::{ClientId, CredentialId};
 use clavis_core::revocation::RevocationReason;
 use clavis_core::{Error, SystemFault, UserError};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use super::Repository;
 use super::audited::{AuditedChange, ConditionalWrite, build_fault};
@@ -138,9 +137,7 @@ impl Repository {
         limit: usize,
         now: OffsetDateTime,
     ) -> Result<Vec<CredentialId>, Error> {
-        let now = now
-            .format(&Rfc3339)
-            .map_err(|e| SystemFault::Internal(format!("cannot format time: {e}")))?;
+        let now = items::timestamp(now)?;
         let mut found = Vec::new();
         let mut start: Option<Item> = None;
         loop {

@@ -11,7 +11,6 @@ use clavis_core::expiry;
 use clavis_core::ids::CredentialId;
 use clavis_core::lifecycle::CredentialState;
 use clavis_core::{Error, SystemFault, UserError};
-use time::format_description::well_known::Rfc3339;
 use time::{Date, OffsetDateTime};
 
 use super::audited::{AuditedChange, ConditionalWrite, build_fault};
@@ -48,9 +47,7 @@ impl Repository {
         limit: usize,
         start: Option<Item>,
     ) -> Result<DuePage, Error> {
-        let now = now
-            .format(&Rfc3339)
-            .map_err(|e| SystemFault::Internal(format!("cannot format time: {e}")))?;
+        let now = items::timestamp(now)?;
         let page = self
             .db
             .query()
@@ -160,7 +157,7 @@ impl Repository {
                     detail: BTreeMap::from([
                         (
                             "expires_at".to_owned(),
-                            credential.expires_at.format(&Rfc3339).unwrap_or_default(),
+                            items::timestamp(credential.expires_at).unwrap_or_default(),
                         ),
                         ("event_id".to_owned(), event.meta.event_id.clone()),
                     ]),

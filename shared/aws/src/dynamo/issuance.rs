@@ -417,6 +417,5 @@ impl Repository {
 }
 
 fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
+    items::timestamp(t).unwrap_or_default()
 }

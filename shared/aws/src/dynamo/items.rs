@@ -36,6 +36,12 @@ pub fn from_item<T: DeserializeOwned>(item: Item, entity: &str) -> Result<(T, u6
     Ok((value, version))
 }
 
+/// `t` as stored and compared in key conditions (RFC 3339).
+pub fn timestamp(t: time::OffsetDateTime) -> Result<String, SystemFault> {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .map_err(|e| SystemFault::Internal(format!("cannot format time: {e}")))
+}
+
 /// The `credential_id` of an item read from `index`.
 pub fn credential_id_in(
     item: &Item,

@@ -12,7 +12,6 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use clavis_core::events::{OutboxEvent, OutboxRecord};
 use clavis_core::{Error, SystemFault, UserError};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use super::Repository;
 use super::audited::ConditionalWrite;
@@ -51,7 +50,7 @@ pub(crate) fn outbox_item(event: &OutboxEvent, at: OffsetDateTime) -> Item {
     outbox.insert("detail".into(), AttributeValue::S(event.detail.clone()));
     outbox.insert(
         "occurred_at".into(),
-        AttributeValue::S(at.format(&Rfc3339).unwrap_or_default()),
+        AttributeValue::S(items::timestamp(at).unwrap_or_default()),
     );
     outbox.insert(
         PENDING_SHARD.into(),
@@ -91,7 +90,7 @@ impl Repository {
             .expression_attribute_names("#shard", PENDING_SHARD)
             .expression_attribute_values(
                 ":at",
-                AttributeValue::S(at.format(&Rfc3339).unwrap_or_default()),
+                AttributeValue::S(items::timestamp(at).unwrap_or_default()),
             )
             .send()
             .await;
@@ -105,9 +104,7 @@ impl Repository {
         before: OffsetDateTime,
         limit: usize,
     ) -> Result<Vec<OutboxRecord>, Error> {
-        let before = before
-            .format(&Rfc3339)
-            .map_err(|e| SystemFault::Internal(format!("cannot format time: {e}")))?;
+        let before = items::timestamp(before)?;
         let mut found = Vec::new();
         for shard in 0..PENDING_SHARDS {
             let mut start = None;
