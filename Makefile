@@ -2,10 +2,10 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help dev down status test lint unit stack-test fmt bench replay
+.PHONY: help dev down status test lint unit stack-test fmt bench replay policy-check
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 dev: ## install what is needed, start the local cloud with Clavis in the background, print the API URL and operator credentials
 	@infra/local/clavis-local up
@@ -17,11 +17,14 @@ down: ## stop the local cloud started by `make dev`
 status: ## say what of the local cloud runs
 	@infra/local/clavis-local status
 
-test: ## the whole suite: fmt, clippy, template lint, unit tests, then integration tests on a local cloud of its own
+test: ## the whole suite: fmt, clippy, policy check, template lint, unit tests, then integration tests on a local cloud of its own
 	@scripts/test
 
-lint: ## fmt check, clippy -D warnings, template lint
+lint: ## fmt check, clippy -D warnings, policy check, template lint
 	@scripts/test lint
+
+policy-check: ## validate the Cedar policies of infra/policies against their schema; print the policy version
+	@cargo run --quiet -p clavis-policy --bin policy-check -- infra/policies
 
 unit: ## unit and property tests (no cloud needed)
 	@scripts/test unit

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""Finishes the local stack: creates the first operator and writes stack.json.
+"""Finishes the local stack: creates the first operators and writes stack.json.
 
-The operator is created by invoking the bootstrap-operator function THROUGH moto's Lambda
-Invoke API (so every `up` proves the moto -> cargo lambda watch bridge). It answers the
-operator's credentials once; later runs get `Clavis.User.conflict` and keep the credentials
-already in stack.json. stack.json (mode 600: it holds the operator secret) is what tests,
-scripts and people read to reach the local stack.
+The operators (an administrator holding every operator scope and a separate approver) are
+created by invoking the bootstrap-operator function THROUGH moto's Lambda Invoke API (so every
+`up` proves the moto -> cargo lambda watch bridge). It answers their credentials once; later
+runs get `Clavis.User.conflict` and keep the credentials already in stack.json. stack.json
+(mode 600: it holds the operator secrets) is what tests, scripts and people read to reach the
+local stack: `operator_client_id/secret` (the administrator), `approver_client_id/secret`.
 
     env CLAVIS_LOCAL_DIR (.local/dev), LAMBDA_PORT (9000)
 """
@@ -20,6 +21,8 @@ from botocore.config import Config
 
 ROOT = Path(__file__).resolve().parents[2]
 OPERATOR_FIELDS = ("client_id", "credential_id", "client_secret")
+# The two operators the bootstrap creates: prefix in stack.json -> where its fields are.
+OPERATORS = {"operator": lambda p: p, "approver": lambda p: p.get("approver") or {}}
 
 
 def fail(message: str) -> None:
@@ -39,15 +42,19 @@ def create_operator(facts: dict, function_name: str, previous: dict) -> dict:
     answer = lam.invoke(FunctionName=function_name, Payload=b"{}")
     payload = json.loads(answer["Payload"].read() or b"null")
     if not answer.get("FunctionError"):
-        missing = [f for f in OPERATOR_FIELDS if not (isinstance(payload, dict) and payload.get(f))]
-        if missing:
-            fail(f"{function_name} answered without {missing}: {str(payload)[:200]}")
-        print(f"write_stack: operator {payload['client_id']} created", file=sys.stderr)
-        return {f: payload[f] for f in OPERATOR_FIELDS}
+        found = {}
+        for prefix, part in OPERATORS.items():
+            fields = part(payload) if isinstance(payload, dict) else {}
+            missing = [f for f in OPERATOR_FIELDS if not fields.get(f)]
+            if missing:
+                fail(f"{function_name} answered without {prefix} {missing}")
+            print(f"write_stack: {prefix} {fields['client_id']} created", file=sys.stderr)
+            found.update({f"{prefix}_{f}": fields[f] for f in OPERATOR_FIELDS})
+        return found
     error_type = payload.get("errorType") if isinstance(payload, dict) else None
     if error_type == "Clavis.User.conflict":
-        kept = {f: previous.get(f"operator_{f}") for f in OPERATOR_FIELDS}
-        if not kept["client_secret"]:
+        kept = {f"{p}_{f}": previous.get(f"{p}_{f}") for p in OPERATORS for f in OPERATOR_FIELDS}
+        if not kept["operator_client_secret"]:
             print(
                 "write_stack: an operator exists but its secret is not in stack.json; "
                 "`clavis-local down && clavis-local up` starts from empty state",
@@ -75,7 +82,7 @@ def stack_document(facts: dict, operator: dict, lambda_port: str) -> dict:
         "region": facts["region"],
         "account": facts["account"],
         "stage": facts["stage"],
-        **{f"operator_{f}": operator[f] for f in OPERATOR_FIELDS},
+        **operator,
         "table_name": res["ClavisTable"]["ref"],
         "table_stream_arn": res["ClavisTable"]["attrs"].get("StreamArn"),
         "audit_table_name": res["AuditTable"]["ref"],

@@ -23,10 +23,16 @@ pub struct Stack {
     pub endpoint_url: String,
     /// Region.
     pub region: String,
-    /// The bootstrap operator client.
+    /// The stack's `Stage`.
+    pub stage: String,
+    /// The bootstrap administrator's client (every operator scope).
     pub operator_client_id: String,
     /// Its secret.
     pub operator_client_secret: String,
+    /// The bootstrap approver's client (`clavis.approver` only).
+    pub approver_client_id: String,
+    /// Its secret.
+    pub approver_client_secret: String,
     /// The state table.
     pub table_name: String,
     /// The audit table.
@@ -161,6 +167,28 @@ pub async fn get_json(path: &str) -> serde_json::Value {
         .json()
         .await
         .expect("json answer")
+}
+
+/// `method path` with `authorization` and no body: the answer, whatever its status.
+pub async fn call(method: reqwest::Method, path: &str, authorization: &str) -> reqwest::Response {
+    http()
+        .request(method, url(path))
+        .header("authorization", authorization)
+        .send()
+        .await
+        .expect("request")
+}
+
+/// The status of `GET /v1/revocations?limit=1` with `authorization`.
+pub async fn registry_status(authorization: &str) -> u16 {
+    call(
+        reqwest::Method::GET,
+        "/v1/revocations?limit=1",
+        authorization,
+    )
+    .await
+    .status()
+    .as_u16()
 }
 
 /// An HTTP client for the API.
@@ -535,6 +563,14 @@ pub async fn issue_credential(
             .expect("client_secret")
             .to_owned(),
     )
+}
+
+/// A new operator: a privileged client allowed `scopes` for the audience `clavis`, registered
+/// by the bootstrap administrator, with a credential it issued; returns its id and secret.
+pub async fn new_operator(scopes: &[&str]) -> (String, String) {
+    let client_id = register_client("privileged", scopes, &["clavis"]).await;
+    let (_, secret) = issue_credential(&client_id, scopes, &["clavis"]).await;
+    (client_id, secret)
 }
 
 /// Issues `n` credentials of `client_id`, at most 8 at a time; their ids and secrets.

@@ -19,6 +19,7 @@ use clavis_aws::dynamo::Repository;
 use clavis_aws::kms::{Kms, key_id_of};
 use clavis_aws::sqs::QueueSender;
 use clavis_aws::workflows::{Launcher, Workflows};
+use clavis_lambda::governance::Governance;
 use clavis_tests::{basic, issue_credential, register_client, sdk, stack, token_request};
 use clavis_verify::{KeySet, RevocationSet, Validation, VerifyError};
 use jsonwebtoken::{Algorithm, DecodingKey, decode, decode_header, jwk::JwkSet};
@@ -74,6 +75,7 @@ async fn api_signing_with(signing: &str, published: &[&str]) -> App {
             published_key_ids: published.iter().map(|k| (*k).to_owned()).collect(),
             token_ttl_seconds: clavis_core::token::DEFAULT_TOKEN_TTL_SECONDS,
         },
+        Governance::shipped(&s.stage, "api").expect("the shipped policies load"),
     )
 }
 

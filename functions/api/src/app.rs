@@ -7,7 +7,9 @@ use clavis_core::client::NewClient;
 use clavis_core::ids::ClientId;
 use clavis_core::{Error, UserError, scopes};
 use clavis_lambda::body;
+use clavis_lambda::governance::Governance;
 use clavis_lambda::problem::Problem;
+use clavis_policy::Action;
 use lambda_http::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -29,11 +31,14 @@ pub struct App {
     pub(crate) revoke_client: RevokeClientConfig,
     pub(crate) oauth: OAuthConfig,
     pub(crate) keys: PublishedKeys,
+    /// Decides every operator request (the route scopes are only a coarse first gate).
+    pub(crate) governance: Governance,
     router: Router,
 }
 
 impl App {
-    /// The API over its adapters.
+    /// The API over its adapters, deciding by `governance`; every audit record it writes
+    /// names the policy version that decided.
     pub fn new(
         repo: Repository,
         kms: Kms,
@@ -41,9 +46,11 @@ impl App {
         issue: IssueConfig,
         revoke_client: RevokeClientConfig,
         oauth: OAuthConfig,
+        governance: Governance,
     ) -> Self {
         Self {
-            repo,
+            repo: repo.with_policy_version(governance.version()),
+            governance,
             kms,
             launcher,
             issue,
@@ -89,6 +96,8 @@ impl App {
                 let new: NewClient =
                     body::parse_json(req.headers(), req.body(), body::DEFAULT_LIMIT)?;
                 let client = new.validate(ClientId::generate(), &principal.actor(), now)?;
+                self.authorize(&principal, Action::RegisterClient(&client))
+                    .await?;
                 self.repo
                     .register_client(&client, &principal.actor())
                     .await?;
@@ -100,7 +109,7 @@ impl App {
                 Ok(resp)
             }
             Route::GetClient => {
-                self.operator(req, scopes::ADMIN, now).await?;
+                let principal = self.operator(req, scopes::ADMIN, now).await?;
                 let not_found = || UserError::NotFound("client".into());
                 let id: ClientId = matched
                     .param("client_id")
@@ -111,6 +120,8 @@ impl App {
                     .get_client(&id, false)
                     .await?
                     .ok_or_else(not_found)?;
+                self.authorize(&principal, Action::ReadClient(&client.value))
+                    .await?;
                 json(200, &client.value)
             }
             Route::RevokeClient => {
@@ -124,8 +135,20 @@ impl App {
                     .await
             }
             Route::GetRequest => {
-                self.operator(req, scopes::ISSUER, now).await?;
-                self.get_request(param(matched, "request_id")).await
+                let principal = self
+                    .operator_any(
+                        req,
+                        &[
+                            scopes::ISSUER,
+                            scopes::ADMIN,
+                            scopes::APPROVER,
+                            scopes::AUDITOR,
+                        ],
+                        now,
+                    )
+                    .await?;
+                self.get_request(&principal, param(matched, "request_id"))
+                    .await
             }
             Route::PickupSecret => {
                 let principal = self.operator(req, scopes::ISSUER, now).await?;
@@ -133,8 +156,19 @@ impl App {
                     .await
             }
             Route::GetCredential => {
-                self.operator(req, scopes::ISSUER, now).await?;
-                self.get_credential(param(matched, "credential_id"), now)
+                let principal = self
+                    .operator_any(
+                        req,
+                        &[
+                            scopes::ISSUER,
+                            scopes::ADMIN,
+                            scopes::REVOKER,
+                            scopes::AUDITOR,
+                        ],
+                        now,
+                    )
+                    .await?;
+                self.get_credential(&principal, param(matched, "credential_id"), now)
                     .await
             }
             Route::RevokeCredential => {
@@ -143,15 +177,17 @@ impl App {
                     .await
             }
             Route::ListRevocations => {
-                self.authenticate(req, now).await?;
+                let principal = self.operator(req, scopes::REGISTRY, now).await?;
+                self.authorize(&principal, Action::ReadRegistry).await?;
                 self.list_revocations(req).await
             }
             Route::ExportAudit => {
-                self.operator(req, scopes::AUDITOR, now).await?;
-                self.export_audit(req).await
+                let principal = self.operator(req, scopes::AUDITOR, now).await?;
+                self.export_audit(&principal, req).await
             }
             Route::Introspect => {
-                self.authenticate(req, now).await?;
+                let principal = self.operator(req, scopes::INTROSPECT, now).await?;
+                self.authorize(&principal, Action::Introspect).await?;
                 self.introspect(req, now).await
             }
             Route::Token => self.token(req, now).await,
@@ -166,8 +202,18 @@ impl App {
         scope: &str,
         now: OffsetDateTime,
     ) -> Result<Principal, Error> {
+        self.operator_any(req, &[scope], now).await
+    }
+
+    /// The caller, if it holds one of `scopes` (the coarse gate before the policy decides).
+    async fn operator_any(
+        &self,
+        req: &Request,
+        scopes: &[&str],
+        now: OffsetDateTime,
+    ) -> Result<Principal, Error> {
         let principal = self.authenticate(req, now).await?;
-        principal.require(scope)?;
+        principal.require_any(scopes)?;
         Ok(principal)
     }
 

@@ -83,15 +83,26 @@ impl ExportQuery {
 
 impl App {
     /// `GET /v1/audit`.
-    pub(crate) async fn export_audit(&self, req: &Request) -> Result<Response<Body>, Error> {
+    pub(crate) async fn export_audit(
+        &self,
+        principal: &crate::auth::Principal,
+        req: &Request,
+    ) -> Result<Response<Body>, Error> {
         let params = req.query_string_parameters_ref();
         let query =
             ExportQuery::parse(|name| params.and_then(|q| q.first(name)).map(str::to_owned))?;
-        if self
-            .repo
-            .get_client(&query.client_id, false)
-            .await?
-            .is_none()
+        self.authorize(
+            principal,
+            clavis_policy::Action::ExportAudit(&query.client_id),
+        )
+        .await?;
+        // The stack's own chain (policy activations) belongs to no client.
+        if query.client_id != clavis_core::audit::stack_chain()
+            && self
+                .repo
+                .get_client(&query.client_id, false)
+                .await?
+                .is_none()
         {
             return Err(UserError::NotFound("client".into()).into());
         }

@@ -33,10 +33,28 @@ pub struct Principal {
 impl Principal {
     /// Succeeds if the caller holds `scope`; 403 otherwise.
     pub fn require(&self, scope: &str) -> Result<(), UserError> {
-        if self.scopes.contains(scope) {
+        self.require_any(&[scope])
+    }
+
+    /// Succeeds if the caller holds one of `scopes`; 403 otherwise. The route's coarse gate:
+    /// the decision itself is the policy engine's.
+    pub fn require_any(&self, scopes: &[&str]) -> Result<(), UserError> {
+        if scopes.iter().any(|s| self.scopes.contains(*s)) {
             Ok(())
         } else {
-            Err(UserError::Forbidden(format!("requires the scope {scope}")))
+            Err(UserError::Forbidden(format!(
+                "requires the scope {}",
+                scopes.join(" or ")
+            )))
+        }
+    }
+
+    /// The caller as the policy engine sees it.
+    pub fn operator(&self) -> clavis_policy::Operator<'_> {
+        clavis_policy::Operator {
+            client_id: &self.client_id,
+            credential_id: &self.credential_id,
+            scopes: &self.scopes,
         }
     }
 

@@ -57,14 +57,15 @@ impl App {
         let reason =
             body::parse_json::<RevokeRequest>(req.headers(), req.body(), body::DEFAULT_LIMIT)?
                 .operator_reason()?;
-        if id == principal.client_id {
-            return Err(
-                UserError::Forbidden("an operator cannot revoke its own client".into()).into(),
-            );
-        }
+        // Policy decides on the client as read (an operator cannot revoke its own client).
+        self.policy_in_force().await?;
+        let permit = |client: &clavis_core::client::Client| {
+            self.decide(principal, clavis_policy::Action::RevokeClient(client))
+                .map(|_| ())
+        };
         let outcome = self
             .repo
-            .revoke_client(&id, reason, &principal.actor(), now)
+            .revoke_client(&id, reason, &principal.actor(), now, &permit)
             .await?;
         // On every call, not only the first: if the first caller's start was lost, this makes
         // it; otherwise the execution name makes it a no-op.

@@ -12,9 +12,10 @@ use clavis_core::issuance::{CredentialRequest, check_idempotency_key, request_id
 use clavis_core::request::{IssuanceRequest, RequestProblem, RequestStatus};
 use clavis_core::secret::ClientSecret;
 use clavis_core::workflow::{Launch, RequestRef, WorkflowKind};
-use clavis_core::{Error, SystemFault, UserError, scopes};
+use clavis_core::{Error, SystemFault, UserError};
 use clavis_lambda::body;
 use clavis_lambda::problem::Problem;
+use clavis_policy::Action;
 use lambda_http::http::HeaderValue;
 use lambda_http::{Body, Request, Response};
 use time::OffsetDateTime;
@@ -74,9 +75,11 @@ impl App {
             .ok_or_else(|| UserError::NotFound("client".into()))?
             .value;
         params.check_against(&client)?;
+        self.authorize(principal, Action::RequestIssuance(&client, &params))
+            .await?;
 
         let request = IssuanceRequest {
-            request_id: request_id_for(&client_id, key),
+            request_id: request_id_for(&client_id, &principal.client_id, key),
             client_id,
             status: RequestStatus::Pending,
             fingerprint: params.fingerprint(),
@@ -85,6 +88,7 @@ impl App {
             problem: None,
             requested_by: principal.actor(),
             requested_with: principal.credential_id,
+            requester_scopes: Some(principal.scopes.clone()),
             requested_at: now,
             attempt: 0,
         };
@@ -263,8 +267,14 @@ impl App {
     }
 
     /// `GET /v1/requests/{request_id}`.
-    pub(crate) async fn get_request(&self, id: &str) -> Result<Response<Body>, Error> {
+    pub(crate) async fn get_request(
+        &self,
+        principal: &Principal,
+        id: &str,
+    ) -> Result<Response<Body>, Error> {
         let request = self.find_request(id).await?;
+        self.authorize(principal, Action::ReadRequest(&request))
+            .await?;
         json(200, &RequestView::from(&request))
     }
 
@@ -276,11 +286,8 @@ impl App {
         now: OffsetDateTime,
     ) -> Result<Response<Body>, Error> {
         let request = self.find_request(id).await?;
-        if request.requested_by != principal.actor() && !principal.scopes.contains(scopes::ADMIN) {
-            return Err(
-                UserError::Forbidden("only the requester may pick up the secret".into()).into(),
-            );
-        }
+        self.authorize(principal, Action::PickUpSecret(&request))
+            .await?;
         if request.status != RequestStatus::Completed {
             return Err(UserError::Conflict(format!(
                 "request {} is {}; the secret is available once it is completed",
@@ -306,6 +313,7 @@ impl App {
     /// `GET /v1/credentials/{credential_id}`.
     pub(crate) async fn get_credential(
         &self,
+        principal: &Principal,
         id: &str,
         now: OffsetDateTime,
     ) -> Result<Response<Body>, Error> {
@@ -317,6 +325,8 @@ impl App {
             .await?
             .ok_or_else(not_found)?
             .value;
+        self.authorize(principal, Action::ReadCredential(&credential))
+            .await?;
         json(200, &CredentialView::at(credential, now))
     }
 

@@ -6,6 +6,7 @@ pub mod app;
 pub mod audit_export;
 pub mod auth;
 pub mod client_revocation;
+mod decisions;
 pub mod issuance;
 pub mod oauth;
 pub mod revocation;

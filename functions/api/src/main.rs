@@ -10,6 +10,7 @@ use clavis_aws::kms::Kms;
 use clavis_aws::sqs::QueueSender;
 use clavis_aws::workflows::{Launcher, Workflows};
 use clavis_lambda::config::required;
+use clavis_lambda::governance::Governance;
 use clavis_lambda::step::{Deps, RuntimeError, for_process};
 use lambda_http::{Request, service_fn};
 
@@ -52,6 +53,7 @@ async fn main() -> Result<(), RuntimeError> {
         QueueSender::new(clavis_aws::clients::sqs(&deps.sdk)),
         deps.settings.intake_queue_url.clone(),
     );
+    let governance = Governance::shipped(&deps.settings.stage, "api")?;
     let app = for_process(App::new(
         deps.repo.clone(),
         Kms::new(clavis_aws::clients::kms(&deps.sdk)),
@@ -59,6 +61,7 @@ async fn main() -> Result<(), RuntimeError> {
         issue,
         revoke_client,
         oauth,
+        governance,
     ));
     lambda_http::run(service_fn(move |req: Request| async move {
         Ok::<_, std::convert::Infallible>(app.handle(req).await)

@@ -125,9 +125,17 @@ impl App {
         let reason =
             body::parse_json::<RevokeRequest>(req.headers(), req.body(), body::DEFAULT_LIMIT)?
                 .operator_reason()?;
+        self.policy_in_force().await?;
+        let permit = |credential: &clavis_core::credential::Credential| {
+            self.decide(
+                principal,
+                clavis_policy::Action::RevokeCredential(credential),
+            )
+            .map(|_| ())
+        };
         let revoked = self
             .repo
-            .revoke_credential(&id, reason, &principal.actor(), now)
+            .revoke_credential(&id, reason, &principal.actor(), now, &permit)
             .await?;
         tracing::info!(credential_id = %id, seq = revoked.entry.seq, first = revoked.now, "credential revoked");
         json(

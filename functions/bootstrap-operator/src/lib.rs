@@ -1,5 +1,7 @@
-//! The bootstrap of a deployment: the first operator client, with an active credential holding
-//! every operator scope. Runs once; a second run is a conflict and writes nothing.
+//! The bootstrap of a deployment: the first two operators, each a client with an active
+//! credential. The administrator holds every operator scope; the approver holds only
+//! `clavis.approver`, so that separation of duties (no one approves their own request) works
+//! from the first day. Runs once; a second run is a conflict and writes nothing.
 
 use std::collections::BTreeSet;
 
@@ -13,9 +15,9 @@ use clavis_core::{Error, FieldViolation, UserError, scopes};
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
-/// Longest lifetime of the bootstrap credential, in days.
+/// Longest lifetime of the bootstrap credentials, in days.
 pub const MAX_TTL_DAYS: u32 = 90;
-/// Default lifetime of the bootstrap credential, in days.
+/// Default lifetime of the bootstrap credentials, in days.
 pub const DEFAULT_TTL_DAYS: u32 = 30;
 /// The actor recorded for the bootstrap.
 pub const ACTOR: &str = "bootstrap";
@@ -24,17 +26,19 @@ pub const ACTOR: &str = "bootstrap";
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BootstrapInput {
-    /// Name of the operator client (default `operator`).
+    /// Name of the administrator's client (default `operator`).
     pub name: Option<String>,
+    /// Name of the approver's client (default `approver`).
+    pub approver_name: Option<String>,
     /// Environment (default from the stage: `prod` → prod, `staging` → staging, else dev).
     pub environment: Option<Environment>,
-    /// Lifetime of the credential in days (default 30, at most 90).
+    /// Lifetime of the credentials in days (default 30, at most 90).
     pub ttl_days: Option<u32>,
 }
 
-/// The answer, shown once: the only time the secret leaves Clavis.
+/// One bootstrapped operator, shown once: the only time its secret leaves Clavis.
 #[derive(Debug, Serialize)]
-pub struct BootstrapOutput {
+pub struct BootstrappedOperator {
     /// The operator client.
     pub client_id: ClientId,
     /// Its credential.
@@ -46,7 +50,17 @@ pub struct BootstrapOutput {
     pub expires_at: OffsetDateTime,
 }
 
-/// The environment a stage's operator lives in.
+/// The answer: the administrator's fields at the top level, the approver's under `approver`.
+#[derive(Debug, Serialize)]
+pub struct BootstrapOutput {
+    /// The administrator (every operator scope).
+    #[serde(flatten)]
+    pub administrator: BootstrappedOperator,
+    /// The approver (`clavis.approver` only).
+    pub approver: BootstrappedOperator,
+}
+
+/// The environment a stage's operators live in.
 pub fn environment_of_stage(stage: &str) -> Environment {
     match stage {
         "prod" => Environment::Prod,
@@ -55,7 +69,59 @@ pub fn environment_of_stage(stage: &str) -> Environment {
     }
 }
 
-/// Creates the operator client and credential, or fails with a conflict if one exists.
+/// One operator client with its active credential, and the credential's secret.
+fn operator(
+    name: String,
+    environment: Environment,
+    operator_scopes: &[&str],
+    now: OffsetDateTime,
+    expires_at: OffsetDateTime,
+) -> Result<(Client, Credential, ClientSecret), Error> {
+    let operator_scopes: BTreeSet<String> =
+        operator_scopes.iter().map(|s| (*s).to_owned()).collect();
+    let audiences = BTreeSet::from([scopes::CLAVIS_AUDIENCE.to_owned()]);
+    let client = Client {
+        client_id: ClientId::generate(),
+        name,
+        owner: ACTOR.into(),
+        environment,
+        tier: Tier::Privileged,
+        allowed_scopes: operator_scopes.clone(),
+        allowed_audiences: audiences.clone(),
+        status: ClientStatus::Active,
+        created_at: now,
+        revocation: None,
+    };
+    let credential_id = CredentialId::generate();
+    let secret = ClientSecret::generate(credential_id, SecretMode::for_environment(environment))?;
+    let lifetime = expires_at - now;
+    let mut credential = Credential {
+        credential_id,
+        client_id: client.client_id,
+        status: CredentialState::Requested,
+        scopes: operator_scopes,
+        audiences,
+        issued_at: Some(now),
+        expires_at,
+        renew_after: Some(now + lifetime * 2 / 3),
+        policy_version: "bootstrap".into(),
+        request_id: None,
+        rotated_from: None,
+        rotated_to: None,
+        secret_hash: secret.hash(),
+        revocation: None,
+    };
+    // The bootstrap is its own approval: policy cannot run before an operator exists.
+    credential
+        .apply(LifecycleEvent::Approve)
+        .map_err(UserError::from)?;
+    credential
+        .apply(LifecycleEvent::Activate)
+        .map_err(UserError::from)?;
+    Ok((client, credential, secret))
+}
+
+/// Creates the administrator and the approver, or fails with a conflict if they exist.
 pub async fn bootstrap(
     repo: &Repository,
     stage: &str,
@@ -73,54 +139,42 @@ pub async fn bootstrap(
     let environment = input
         .environment
         .unwrap_or_else(|| environment_of_stage(stage));
-    let operator_scopes: BTreeSet<String> = scopes::ALL.iter().map(|s| (*s).to_owned()).collect();
-    let audiences = BTreeSet::from([scopes::CLAVIS_AUDIENCE.to_owned()]);
-    let client = Client {
-        client_id: ClientId::generate(),
-        name: input.name.unwrap_or_else(|| "operator".into()),
-        owner: ACTOR.into(),
-        environment,
-        tier: Tier::Privileged,
-        allowed_scopes: operator_scopes.clone(),
-        allowed_audiences: audiences.clone(),
-        status: ClientStatus::Active,
-        created_at: now,
-        revocation: None,
-    };
-    let credential_id = CredentialId::generate();
-    let secret = ClientSecret::generate(credential_id, SecretMode::for_environment(environment))?;
     let expires_at = now + Duration::days(i64::from(ttl_days));
-    let mut credential = Credential {
-        credential_id,
-        client_id: client.client_id,
-        status: CredentialState::Requested,
-        scopes: operator_scopes,
-        audiences,
-        issued_at: Some(now),
+    let (admin, admin_credential, admin_secret) = operator(
+        input.name.unwrap_or_else(|| "operator".into()),
+        environment,
+        &scopes::ALL,
+        now,
         expires_at,
-        renew_after: Some(now + Duration::days(i64::from(ttl_days) * 2 / 3)),
-        policy_version: "bootstrap".into(),
-        request_id: None,
-        rotated_from: None,
-        rotated_to: None,
-        secret_hash: secret.hash(),
-        revocation: None,
-    };
-    // The bootstrap is its own approval: policy cannot run before an operator exists.
-    credential
-        .apply(LifecycleEvent::Approve)
-        .map_err(UserError::from)?;
-    credential
-        .apply(LifecycleEvent::Activate)
-        .map_err(UserError::from)?;
-    repo.bootstrap_operator(&client, &credential, ACTOR).await?;
-    tracing::info!(client_id = %client.client_id, %credential_id, "operator bootstrapped");
-    Ok(BootstrapOutput {
+    )?;
+    let (approver, approver_credential, approver_secret) = operator(
+        input.approver_name.unwrap_or_else(|| "approver".into()),
+        environment,
+        &[scopes::APPROVER],
+        now,
+        expires_at,
+    )?;
+    let shown = |client: &Client, credential: &Credential, secret| BootstrappedOperator {
         client_id: client.client_id,
-        credential_id,
+        credential_id: credential.credential_id,
         client_secret: secret,
         expires_at,
-    })
+    };
+    let output = BootstrapOutput {
+        administrator: shown(&admin, &admin_credential, admin_secret),
+        approver: shown(&approver, &approver_credential, approver_secret),
+    };
+    repo.bootstrap_operators(
+        &[(admin, admin_credential), (approver, approver_credential)],
+        ACTOR,
+    )
+    .await?;
+    tracing::info!(
+        administrator = %output.administrator.client_id,
+        approver = %output.approver.client_id,
+        "operators bootstrapped"
+    );
+    Ok(output)
 }
 
 #[cfg(test)]

@@ -40,7 +40,14 @@ pub async fn revoke_batch(
     let mut revoked = 0;
     for credential_id in &due {
         match repo
-            .revoke_credential(credential_id, RevocationReason::ClientRevoked, ACTOR, now)
+            // The client's revocation was decided by policy when it was asked for.
+            .revoke_credential(
+                credential_id,
+                RevocationReason::ClientRevoked,
+                ACTOR,
+                now,
+                &|_| Ok(()),
+            )
             .await
         {
             Ok(outcome) => revoked += u64::from(outcome.now),

@@ -1,18 +1,24 @@
 //! `VerifyIdentity`: its own stage. The client must exist and be active and may have what is
-//! asked; the requester's credential must still be usable, its client still active, and it
-//! must hold `clavis.issuer`. Passes on
-//! only what minting needs ([`IssuanceGrant`]), nothing of the requester or the justification.
+//! asked; the requester's credential must still be usable and its client still active, and the
+//! policy must still allow the requester this issuance, decided again now with no more than
+//! the scopes it held when it asked. Passes on only what minting needs ([`IssuanceGrant`]),
+//! nothing of the requester or the justification.
+
+use std::collections::BTreeSet;
 
 use clavis_aws::dynamo::Repository;
 use clavis_core::ids::ClientId;
-use clavis_core::issuance::{IssuanceGrant, POLICY_VERSION};
+use clavis_core::issuance::IssuanceGrant;
 use clavis_core::workflow::RequestRef;
-use clavis_core::{Error, UserError, scopes};
+use clavis_core::{Error, UserError};
+use clavis_lambda::governance::Governance;
+use clavis_policy::{Action, Operator};
 use time::OffsetDateTime;
 
 /// Verifies client and requester for the request and answers the grant.
 pub async fn verify_identity(
     repo: &Repository,
+    governance: &Governance,
     input: RequestRef,
     now: OffsetDateTime,
 ) -> Result<IssuanceGrant, Error> {
@@ -30,27 +36,38 @@ pub async fn verify_identity(
 
     // The requester's credential and its client, read together: a requester whose client was
     // revoked or suspended after it asked may no longer have anything issued.
-    let may_request = match request.requested_by.parse::<ClientId>() {
-        Err(_) => false,
-        Ok(requester_client) => {
-            match repo
-                .get_credential_and_client(&request.requested_with, &requester_client)
-                .await?
-            {
-                (Some(c), Some(k)) => {
-                    c.value.is_usable_for(&k.value, now) && c.value.scopes.contains(scopes::ISSUER)
-                }
-                _ => false,
-            }
-        }
-    };
-    if !may_request {
-        return Err(UserError::Forbidden(format!(
+    let no_longer = || {
+        UserError::Forbidden(format!(
             "{} may no longer request credentials",
             request.requested_by
         ))
-        .into());
-    }
+    };
+    let requester: ClientId = request.requested_by.parse().map_err(|_| no_longer())?;
+    let credential = match repo
+        .get_credential_and_client(&request.requested_with, &requester)
+        .await?
+    {
+        (Some(c), Some(k)) if c.value.is_usable_for(&k.value, now) => c.value,
+        _ => return Err(no_longer().into()),
+    };
+    // What it holds now, and never more than it held when it asked.
+    let held: BTreeSet<String> = match &request.requester_scopes {
+        Some(asked_with) => credential
+            .scopes
+            .intersection(asked_with)
+            .cloned()
+            .collect(),
+        None => credential.scopes.clone(),
+    };
+    governance.in_force(repo).await?;
+    governance.decide(
+        Operator {
+            client_id: &requester,
+            credential_id: &request.requested_with,
+            scopes: &held,
+        },
+        Action::RequestIssuance(&client, &request.params),
+    )?;
     tracing::info!(request_id = %input.request_id, client_id = %input.client_id, "identity verified");
     Ok(IssuanceGrant {
         request_id: request.request_id,
@@ -59,7 +76,7 @@ pub async fn verify_identity(
         scopes: request.params.scopes,
         audiences: request.params.audiences,
         ttl_seconds: request.params.ttl_seconds,
-        policy_version: POLICY_VERSION.to_owned(),
+        policy_version: governance.version().to_owned(),
         attempt: request.attempt,
     })
 }

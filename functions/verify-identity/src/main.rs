@@ -1,13 +1,21 @@
 //! `verify-identity` Lambda: wiring only.
 
+use clavis_lambda::governance::Governance;
 use clavis_lambda::step::{Deps, RuntimeError, for_process, serve};
 use clavis_verify_identity::verify_identity;
 
 #[tokio::main]
 async fn main() -> Result<(), RuntimeError> {
-    let deps = for_process(Deps::init().await?);
-    serve(deps, |deps, input| {
-        verify_identity(&deps.repo, input, time::OffsetDateTime::now_utc())
+    let deps = Deps::init().await?;
+    let governance = Governance::shipped(&deps.settings.stage, "verify-identity")?;
+    let state = for_process((deps, governance));
+    serve(state, |(deps, governance), input| {
+        verify_identity(
+            &deps.repo,
+            governance,
+            input,
+            time::OffsetDateTime::now_utc(),
+        )
     })
     .await
 }

@@ -14,6 +14,13 @@ use crate::ids::ClientId;
 /// The `prev_hash` of a client's first record.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
+/// The chain of records about the stack as a whole rather than one client (a new policy
+/// version taking effect): `cli_` with the nil ULID, which no client can have. It is exported
+/// and verified like any client's chain.
+pub fn stack_chain() -> ClientId {
+    ClientId::from_ulid(ulid::Ulid::nil())
+}
+
 /// Where a client's chain ends: what the next record links to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChainHead {

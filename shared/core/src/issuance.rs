@@ -19,8 +19,6 @@ pub const MIN_TTL_SECONDS: u64 = 300;
 pub const MAX_JUSTIFICATION_LEN: usize = 500;
 /// Longest `Idempotency-Key`, in bytes.
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 128;
-/// Version of the built-in issuance rules, recorded on every credential.
-pub const POLICY_VERSION: &str = "builtin-1";
 
 /// Longest lifetime a client of `tier` may get: privileged credentials live shorter.
 pub fn max_ttl_seconds(tier: Tier) -> u64 {
@@ -167,11 +165,19 @@ pub fn check_idempotency_key(key: Option<&str>) -> Result<&str, UserError> {
     Ok(key)
 }
 
-/// The request id of `client_id` + `idempotency_key`: the same pair always gives the same id,
-/// which is also the execution name, so a repeated request can never start a second workflow.
-pub fn request_id_for(client_id: &ClientId, idempotency_key: &str) -> RequestId {
+/// The request id of `client_id` + `requester` + `idempotency_key`: the same triple always
+/// gives the same id, which is also the execution name, so a repeated request can never start a
+/// second workflow. The requester is part of it, so one operator's key can never collide with,
+/// or squat, another's.
+pub fn request_id_for(
+    client_id: &ClientId,
+    requester: &ClientId,
+    idempotency_key: &str,
+) -> RequestId {
     let mut h = Sha256::new();
     h.update(client_id.to_string().as_bytes());
+    h.update([0u8]);
+    h.update(requester.to_string().as_bytes());
     h.update([0u8]);
     h.update(idempotency_key.as_bytes());
     let digest = h.finalize();
@@ -295,15 +301,20 @@ mod tests {
     }
 
     #[test]
-    fn request_ids_are_stable_per_client_and_key() {
-        let c = ClientId::generate();
-        assert_eq!(request_id_for(&c, "k1"), request_id_for(&c, "k1"));
-        assert_ne!(request_id_for(&c, "k1"), request_id_for(&c, "k2"));
+    fn request_ids_are_stable_per_client_requester_and_key() {
+        let (c, op) = (ClientId::generate(), ClientId::generate());
+        assert_eq!(request_id_for(&c, &op, "k1"), request_id_for(&c, &op, "k1"));
+        assert_ne!(request_id_for(&c, &op, "k1"), request_id_for(&c, &op, "k2"));
         assert_ne!(
-            request_id_for(&c, "k1"),
-            request_id_for(&ClientId::generate(), "k1")
+            request_id_for(&c, &op, "k1"),
+            request_id_for(&ClientId::generate(), &op, "k1")
         );
-        let r = request_id_for(&c, "k1");
+        assert_ne!(
+            request_id_for(&c, &op, "k1"),
+            request_id_for(&c, &ClientId::generate(), "k1"),
+            "another operator's key names another request"
+        );
+        let r = request_id_for(&c, &op, "k1");
         assert_eq!(credential_id_for(&r, 0).ulid(), r.ulid());
     }
 

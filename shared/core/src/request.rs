@@ -1,5 +1,7 @@
 //! Issuance requests: the unit of idempotency and of one workflow execution.
 
+use std::collections::BTreeSet;
+
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -97,6 +99,11 @@ pub struct IssuanceRequest {
     pub requested_by: String,
     /// The credential the requester authenticated with (re-checked by identity verification).
     pub requested_with: CredentialId,
+    /// The scopes the requester held when it asked (a token's, within its credential's):
+    /// identity verification decides again with no more than these. Absent on requests stored
+    /// before it was recorded; those are decided with the credential's scopes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requester_scopes: Option<BTreeSet<String>>,
     /// When it was asked.
     #[serde(with = "time::serde::rfc3339")]
     pub requested_at: OffsetDateTime,

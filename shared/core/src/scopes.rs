@@ -10,9 +10,15 @@ pub const APPROVER: &str = "clavis.approver";
 pub const REVOKER: &str = "clavis.revoker";
 /// Read and export the audit trail.
 pub const AUDITOR: &str = "clavis.auditor";
+/// Introspect secrets and tokens (RFC 7662): for resource servers.
+pub const INTROSPECT: &str = "clavis.introspect";
+/// Read the revocation registry: for resource servers and their verifiers.
+pub const REGISTRY: &str = "clavis.registry";
 
-/// Every operator scope: what the bootstrap operator holds.
-pub const ALL: [&str; 5] = [ADMIN, ISSUER, APPROVER, REVOKER, AUDITOR];
+/// Every operator scope: what the bootstrap administrator holds.
+pub const ALL: [&str; 7] = [
+    ADMIN, ISSUER, APPROVER, REVOKER, AUDITOR, INTROSPECT, REGISTRY,
+];
 
 /// The audience of credentials that call Clavis itself.
 pub const CLAVIS_AUDIENCE: &str = "clavis";

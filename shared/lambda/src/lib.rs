@@ -2,11 +2,13 @@
 //!
 //! Settings from the environment ([`config`]), JSON logs ([`telemetry`]), the mapping of core
 //! errors to RFC 9457 problem responses ([`problem`]) and to Lambda/Step Functions error names
-//! ([`diagnostic`]), and strict JSON request bodies ([`body`]).
+//! ([`diagnostic`]), strict JSON request bodies ([`body`]), and policy decisions with their version in force
+//! ([`governance`]).
 
 pub mod body;
 pub mod config;
 pub mod diagnostic;
+pub mod governance;
 pub mod problem;
 pub mod step;
 pub mod telemetry;

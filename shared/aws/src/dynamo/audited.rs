@@ -45,14 +45,27 @@ pub struct AuditedChange {
 impl Repository {
     /// Commits the change with its audit record; returns the record.
     pub async fn commit(&self, change: AuditedChange) -> Result<AuditRecord, Error> {
+        let mut records = self.commit_all(std::slice::from_ref(&change)).await?;
+        records
+            .pop()
+            .ok_or_else(|| SystemFault::Internal("a commit wrote no record".into()).into())
+    }
+
+    /// Commits changes to several clients' state in one transaction, each with its record in
+    /// its own client's chain (the chains must differ); returns the records in order.
+    pub async fn commit_all(&self, changes: &[AuditedChange]) -> Result<Vec<AuditRecord>, Error> {
+        let writes: Vec<&ConditionalWrite> = changes.iter().flat_map(|c| &c.writes).collect();
         for _ in 0..CHAIN_ATTEMPTS {
-            let head = self.chain_head(&change.client_id).await?;
-            let record =
-                AuditRecord::append(&head, change.client_id, change.at, change.entry.clone());
-            let mut tx: Vec<TransactWriteItem> =
-                change.writes.iter().map(|w| w.item.clone()).collect();
-            tx.push(self.advance_head(&head, &record)?);
-            tx.push(self.put_audit(&record)?);
+            let mut records = Vec::with_capacity(changes.len());
+            let mut tx: Vec<TransactWriteItem> = writes.iter().map(|w| w.item.clone()).collect();
+            for change in changes {
+                let head = self.chain_head(&change.client_id).await?;
+                let record =
+                    AuditRecord::append(&head, change.client_id, change.at, self.stamped(change));
+                tx.push(self.advance_head(&head, &record)?);
+                tx.push(self.put_audit(&record)?);
+                records.push(record);
+            }
             let result = self
                 .db
                 .transact_write_items()
@@ -60,7 +73,7 @@ impl Repository {
                 .send()
                 .await;
             let Err(err) = result else {
-                return Ok(record);
+                return Ok(records);
             };
             let Some(TransactWriteItemsError::TransactionCanceledException(cancel)) =
                 err.as_service_error()
@@ -74,12 +87,12 @@ impl Repository {
                 .collect();
             if let Some(i) = codes
                 .iter()
-                .take(change.writes.len())
+                .take(writes.len())
                 .position(|c| *c == "ConditionalCheckFailed")
             {
-                return Err(change.writes[i].on_conflict.clone().into());
+                return Err(writes[i].on_conflict.clone().into());
             }
-            let head_lost = codes.iter().skip(change.writes.len()).any(|c| *c != "None");
+            let head_lost = codes.iter().skip(writes.len()).any(|c| *c != "None");
             let contended = codes.contains(&"TransactionConflict");
             if !(head_lost || contended) {
                 return Err(SystemFault::Unavailable {
@@ -94,6 +107,18 @@ impl Repository {
             detail: "audit chain contention".into(),
         }
         .into())
+    }
+
+    /// The change's entry with this process's policy version, unless it names its own.
+    fn stamped(&self, change: &AuditedChange) -> AuditEntry {
+        let mut entry = change.entry.clone();
+        if let Some(version) = &self.policy_version {
+            entry
+                .detail
+                .entry("policy_version".to_owned())
+                .or_insert_with(|| version.clone());
+        }
+        entry
     }
 
     /// The current head of a client's audit chain (genesis if it has none), read consistently.

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use clavis_core::audit::AuditEntry;
-use clavis_core::client::ClientRevocation;
+use clavis_core::client::{Client, ClientRevocation};
 use clavis_core::events::{ClavisEvent, ClientRevoked, EventMeta};
 use clavis_core::ids::{ClientId, CredentialId};
 use clavis_core::revocation::RevocationReason;
@@ -47,18 +47,21 @@ pub struct ClientRevocationDone {
 
 impl Repository {
     /// Revokes the client itself (not yet its credentials), or answers its earlier revocation.
+    /// `permit` sees the client as read, before anything is answered or written.
     pub async fn revoke_client(
         &self,
         client_id: &ClientId,
         reason: RevocationReason,
         actor: &str,
         at: OffsetDateTime,
+        permit: &(dyn Fn(&Client) -> Result<(), Error> + Sync),
     ) -> Result<ClientRevocationOutcome, Error> {
         for _ in 0..ATTEMPTS {
             let stored = self
                 .get_client(client_id, true)
                 .await?
                 .ok_or_else(|| UserError::NotFound(format!("client {client_id}")))?;
+            permit(&stored.value)?;
             if let Some(revocation) = stored.value.revocation {
                 return Ok(ClientRevocationOutcome {
                     revocation,

@@ -93,57 +93,65 @@ impl Repository {
         .into())
     }
 
-    /// Creates the first operator client with its active credential, once per deployment: the
-    /// bootstrap marker makes a second attempt a conflict that writes nothing.
-    pub async fn bootstrap_operator(
+    /// Creates the first operators (each a client with its active credential) in one
+    /// transaction, once per deployment: the bootstrap marker makes a second attempt a
+    /// conflict that writes nothing. Each operator's chain starts with its own
+    /// `operator.bootstrapped` record.
+    pub async fn bootstrap_operators(
         &self,
-        client: &Client,
-        credential: &Credential,
+        operators: &[(Client, Credential)],
         actor: &str,
-    ) -> Result<AuditRecord, Error> {
+    ) -> Result<Vec<AuditRecord>, Error> {
+        let first = operators
+            .first()
+            .ok_or_else(|| SystemFault::Internal("no operator to bootstrap".into()))?;
         let mut marker = items::key(keys::bootstrap_marker());
         marker.insert(
             "client_id".into(),
-            AttributeValue::S(client.client_id.to_string()),
+            AttributeValue::S(first.0.client_id.to_string()),
         );
         let conflict =
-            || UserError::Conflict("the operator client was already bootstrapped".into());
-        let writes = vec![
-            self.put_new(marker, conflict())?,
-            self.put_new(
+            || UserError::Conflict("the operator clients were already bootstrapped".into());
+        let mut changes = Vec::with_capacity(operators.len());
+        for (i, (client, credential)) in operators.iter().enumerate() {
+            let mut writes = Vec::with_capacity(3);
+            if i == 0 {
+                writes.push(self.put_new(marker.clone(), conflict())?);
+            }
+            writes.push(self.put_new(
                 items::to_item(client, keys::client(&client.client_id), clients::ENTITY, 1)?,
                 conflict(),
-            )?,
-            self.put_new(credential_item(credential)?, conflict())?,
-        ];
-        let mut entry: AuditEntry = registered_entry(client, actor);
-        entry.action = "operator.bootstrapped".into();
-        entry.detail.extend(BTreeMap::from([
-            (
-                "credential_id".to_owned(),
-                credential.credential_id.to_string(),
-            ),
-            (
-                "credential_status".to_owned(),
-                credential.status.to_string(),
-            ),
-            (
-                "scopes".to_owned(),
-                credential
-                    .scopes
-                    .iter()
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            ),
-        ]));
-        self.commit(AuditedChange {
-            client_id: client.client_id,
-            writes,
-            entry,
-            at: client.created_at,
-        })
-        .await
+            )?);
+            writes.push(self.put_new(credential_item(credential)?, conflict())?);
+            let mut entry: AuditEntry = registered_entry(client, actor);
+            entry.action = "operator.bootstrapped".into();
+            entry.detail.extend(BTreeMap::from([
+                (
+                    "credential_id".to_owned(),
+                    credential.credential_id.to_string(),
+                ),
+                (
+                    "credential_status".to_owned(),
+                    credential.status.to_string(),
+                ),
+                (
+                    "scopes".to_owned(),
+                    credential
+                        .scopes
+                        .iter()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                ),
+            ]));
+            changes.push(AuditedChange {
+                client_id: client.client_id,
+                writes,
+                entry,
+                at: client.created_at,
+            });
+        }
+        self.commit_all(&changes).await
     }
 }
 

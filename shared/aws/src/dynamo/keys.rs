@@ -36,6 +36,11 @@ pub fn bootstrap_marker() -> (String, String) {
     ("BOOTSTRAP".into(), "OPERATOR".into())
 }
 
+/// Key of the item naming the active policy version.
+pub fn active_policy() -> (String, String) {
+    ("POLICY".into(), "ACTIVE".into())
+}
+
 /// Key of the expiry sweep's checkpoint (the first day not yet drained).
 pub fn expiry_checkpoint() -> (String, String) {
     ("SWEEP".into(), "EXPIRY".into())

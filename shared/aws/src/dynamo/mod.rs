@@ -13,6 +13,7 @@ pub mod issuance;
 pub mod items;
 pub mod keys;
 pub mod outbox;
+pub mod policy;
 pub mod request_replay;
 pub mod revocations;
 pub mod trail;
@@ -25,6 +26,8 @@ pub struct Repository {
     pub(crate) db: DynamoDb,
     pub(crate) table: String,
     pub(crate) audit_table: String,
+    /// The policy set deciding in this process: written into every audit record it commits.
+    pub(crate) policy_version: Option<String>,
 }
 
 impl Repository {
@@ -34,7 +37,21 @@ impl Repository {
             db,
             table: table.into(),
             audit_table: audit_table.into(),
+            policy_version: None,
         }
+    }
+
+    /// The same repository, recording `version` as the `policy_version` of every audit record
+    /// it commits (unless the record names one itself): a process that decides by policy
+    /// leaves the version that decided in each record of what it did.
+    pub fn with_policy_version(mut self, version: impl Into<String>) -> Self {
+        self.policy_version = Some(version.into());
+        self
+    }
+
+    /// The policy version recorded with this repository's audit records, if any.
+    pub fn policy_version(&self) -> Option<&str> {
+        self.policy_version.as_deref()
     }
 
     /// The state table's name.

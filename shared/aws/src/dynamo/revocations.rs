@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use clavis_core::audit::AuditEntry;
-use clavis_core::credential::Revocation;
+use clavis_core::credential::{Credential, Revocation};
 use clavis_core::events::{ClavisEvent, CredentialRevoked, EventMeta};
 use clavis_core::ids::CredentialId;
 use clavis_core::lifecycle::{LifecycleEvent, transition};
@@ -37,13 +37,16 @@ pub struct Revoked {
 }
 
 impl Repository {
-    /// Revokes `credential_id`, or answers the revocation it already has.
+    /// Revokes `credential_id`, or answers the revocation it already has. `permit` sees the
+    /// credential as read, before anything is answered or written: the caller's policy check,
+    /// without a read of its own.
     pub async fn revoke_credential(
         &self,
         credential_id: &CredentialId,
         reason: RevocationReason,
         actor: &str,
         at: OffsetDateTime,
+        permit: &(dyn Fn(&Credential) -> Result<(), Error> + Sync),
     ) -> Result<Revoked, Error> {
         for attempt in 0..ATTEMPTS {
             let stored = self
@@ -51,6 +54,7 @@ impl Repository {
                 .await?
                 .ok_or_else(|| UserError::NotFound("credential".into()))?;
             let credential = stored.value;
+            permit(&credential)?;
             if let Some(r) = credential.revocation {
                 return Ok(Revoked {
                     entry: RevocationEntry {

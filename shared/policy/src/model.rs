@@ -1,0 +1,233 @@
+//! What a decision is about, in domain terms: who asks ([`Operator`]) and what for ([`Action`],
+//! carrying the resource and the facts the schema's context names for it). Each action holds
+//! exactly what its Cedar `appliesTo` declares, so a question the schema does not describe
+//! cannot be asked.
+
+use std::collections::BTreeSet;
+
+use clavis_core::client::{Client, Environment, Tier};
+use clavis_core::credential::Credential;
+use clavis_core::ids::{ClientId, CredentialId};
+use clavis_core::issuance::{IssuanceParams, max_ttl_seconds};
+use clavis_core::request::IssuanceRequest;
+
+/// Prefix of the scopes that act on Clavis itself.
+pub const OPERATOR_SCOPE_PREFIX: &str = "clavis.";
+
+/// The caller a decision is about: one operator credential, with the scopes it holds now.
+#[derive(Debug, Clone, Copy)]
+pub struct Operator<'a> {
+    /// The operator's client.
+    pub client_id: &'a ClientId,
+    /// The credential it authenticated with.
+    pub credential_id: &'a CredentialId,
+    /// The scopes it holds (a token's within its credential's).
+    pub scopes: &'a BTreeSet<String>,
+}
+
+/// What the operator asks to do, to what.
+#[derive(Debug, Clone, Copy)]
+pub enum Action<'a> {
+    /// Register this (validated, not yet stored) client.
+    RegisterClient(&'a Client),
+    /// Read a client.
+    ReadClient(&'a Client),
+    /// Revoke a client and all its credentials.
+    RevokeClient(&'a Client),
+    /// Request a credential for a client.
+    RequestIssuance(&'a Client, &'a IssuanceParams),
+    /// Read an issuance request.
+    ReadRequest(&'a IssuanceRequest),
+    /// Collect the one-time secret of a request.
+    PickUpSecret(&'a IssuanceRequest),
+    /// Read a credential's metadata.
+    ReadCredential(&'a Credential),
+    /// Revoke a credential.
+    RevokeCredential(&'a Credential),
+    /// Export a client's audit chain (or the stack's).
+    ExportAudit(&'a ClientId),
+    /// Introspect a secret or token (RFC 7662).
+    Introspect,
+    /// Read the revocation registry.
+    ReadRegistry,
+}
+
+impl Action<'_> {
+    /// The Cedar action name (`Clavis::Action::"<name>"`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::RegisterClient(_) => "RegisterClient",
+            Self::ReadClient(_) => "ReadClient",
+            Self::RevokeClient(_) => "RevokeClient",
+            Self::RequestIssuance(..) => "RequestIssuance",
+            Self::ReadRequest(_) => "ReadRequest",
+            Self::PickUpSecret(_) => "PickUpSecret",
+            Self::ReadCredential(_) => "ReadCredential",
+            Self::RevokeCredential(_) => "RevokeCredential",
+            Self::ExportAudit(_) => "ExportAudit",
+            Self::Introspect => "Introspect",
+            Self::ReadRegistry => "ReadRegistry",
+        }
+    }
+}
+
+/// The `clavis.*` scopes of a set: what the scope ceiling compares with the caller's.
+pub fn operator_scopes<'s>(scopes: impl IntoIterator<Item = &'s String>) -> BTreeSet<String> {
+    scopes
+        .into_iter()
+        .filter(|s| s.starts_with(OPERATOR_SCOPE_PREFIX))
+        .cloned()
+        .collect()
+}
+
+/// A value of an entity attribute or context field, before it becomes Cedar's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Value {
+    Text(String),
+    Number(i64),
+    Texts(BTreeSet<String>),
+}
+
+/// An entity: type (without namespace), id and attributes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Entity {
+    pub(crate) kind: &'static str,
+    pub(crate) id: String,
+    pub(crate) attrs: Vec<(&'static str, Value)>,
+}
+
+fn text(s: impl ToString) -> Value {
+    Value::Text(s.to_string())
+}
+
+fn environment(e: Environment) -> &'static str {
+    match e {
+        Environment::Dev => "dev",
+        Environment::Staging => "staging",
+        Environment::Prod => "prod",
+    }
+}
+
+fn tier(t: Tier) -> &'static str {
+    match t {
+        Tier::Standard => "standard",
+        Tier::Privileged => "privileged",
+    }
+}
+
+impl Operator<'_> {
+    pub(crate) fn entity(&self) -> Entity {
+        Entity {
+            kind: "Operator",
+            id: self.client_id.to_string(),
+            attrs: vec![
+                ("client_id", text(self.client_id)),
+                ("credential_id", text(self.credential_id)),
+                ("scopes", Value::Texts(self.scopes.clone())),
+            ],
+        }
+    }
+}
+
+fn client_entity(c: &Client) -> Entity {
+    Entity {
+        kind: "Client",
+        id: c.client_id.to_string(),
+        attrs: vec![
+            ("client_id", text(c.client_id)),
+            ("owner", text(&c.owner)),
+            ("environment", text(environment(c.environment))),
+            ("tier", text(tier(c.tier))),
+            ("status", text(c.status.as_str())),
+            ("allowed_scopes", Value::Texts(c.allowed_scopes.clone())),
+        ],
+    }
+}
+
+fn request_entity(r: &IssuanceRequest) -> Entity {
+    Entity {
+        kind: "Request",
+        id: r.request_id.to_string(),
+        attrs: vec![
+            ("request_id", text(r.request_id)),
+            ("client_id", text(r.client_id)),
+            ("requested_by", text(&r.requested_by)),
+            ("status", text(r.status.as_str())),
+        ],
+    }
+}
+
+fn credential_entity(c: &Credential) -> Entity {
+    Entity {
+        kind: "Credential",
+        id: c.credential_id.to_string(),
+        attrs: vec![
+            ("credential_id", text(c.credential_id)),
+            ("client_id", text(c.client_id)),
+            ("status", text(c.status.as_str())),
+        ],
+    }
+}
+
+impl Action<'_> {
+    /// The resource entity.
+    pub(crate) fn resource(&self) -> Entity {
+        match self {
+            Self::RegisterClient(c)
+            | Self::ReadClient(c)
+            | Self::RevokeClient(c)
+            | Self::RequestIssuance(c, _) => client_entity(c),
+            Self::ReadRequest(r) | Self::PickUpSecret(r) => request_entity(r),
+            Self::ReadCredential(c) | Self::RevokeCredential(c) => credential_entity(c),
+            Self::ExportAudit(id) => Entity {
+                kind: "AuditChain",
+                id: id.to_string(),
+                attrs: vec![("client_id", text(id))],
+            },
+            Self::Introspect | Self::ReadRegistry => Entity {
+                kind: "Registry",
+                id: "registry".into(),
+                attrs: Vec::new(),
+            },
+        }
+    }
+
+    /// The context fields besides `stage`.
+    pub(crate) fn context(&self) -> Vec<(&'static str, Value)> {
+        match self {
+            Self::RegisterClient(c) => vec![(
+                "operator_scopes",
+                Value::Texts(operator_scopes(&c.allowed_scopes)),
+            )],
+            Self::RequestIssuance(c, p) => vec![
+                ("scopes", Value::Texts(p.scopes.clone())),
+                ("operator_scopes", Value::Texts(operator_scopes(&p.scopes))),
+                (
+                    "ttl_seconds",
+                    Value::Number(i64::try_from(p.ttl_seconds).unwrap_or(i64::MAX)),
+                ),
+                (
+                    "max_ttl_seconds",
+                    Value::Number(i64::try_from(max_ttl_seconds(c.tier)).unwrap_or(i64::MAX)),
+                ),
+            ],
+            _ => Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_clavis_scopes_are_operator_scopes() {
+        let scopes: BTreeSet<String> = ["clavis.admin", "billing:read", "clavis.x", "clavisx"]
+            .map(String::from)
+            .into();
+        assert_eq!(
+            operator_scopes(&scopes),
+            BTreeSet::from(["clavis.admin".to_owned(), "clavis.x".to_owned()])
+        );
+    }
+}
