@@ -18,7 +18,7 @@ import uuid
 
 import boto3
 
-from issuance import CREDENTIAL, aws_calls_since, bench_client, call
+from issuance import CREDENTIAL, PER_CLIENT, aws_calls_since, bench_clients, call
 
 
 def sweep(lam, function, payload):
@@ -35,14 +35,15 @@ def main():
     ap.add_argument("--credentials", type=int, default=200)
     ap.add_argument("--stack", default=".local/dev/stack.json")
     args = ap.parse_args()
-    stack, api, auth, client = bench_client(args.stack, "bench-expiry")
+    stack, api, auth, clients = bench_clients(args.stack, "bench-expiry", args.credentials)
     log_path = os.path.join(os.path.dirname(args.stack), "logs", "lambda.log")
     aws = dict(endpoint_url=stack["endpoint_url"], region_name=stack["region"],
                aws_access_key_id="test", aws_secret_access_key="test")
     db, lam = boto3.client("dynamodb", **aws), boto3.client("lambda", **aws)
     function = next(name for name, binary in stack["functions"].items() if binary == "expiry-sweep")
 
-    def issue(_):
+    def issue(i):
+        client = clients[i // PER_CLIENT]
         status, answer = call("POST", f"{api}/v1/clients/{client['client_id']}/credentials", auth,
                               CREDENTIAL, {"idempotency-key": str(uuid.uuid4())})
         assert status == 201, (status, answer)

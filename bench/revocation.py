@@ -18,7 +18,7 @@ import uuid
 
 import boto3
 
-from issuance import CREDENTIAL, bench_client, call, summary
+from issuance import CREDENTIAL, PER_CLIENT, bench_clients, call, summary
 
 
 def main():
@@ -26,10 +26,11 @@ def main():
     ap.add_argument("--revocations", type=int, default=200)
     ap.add_argument("--stack", default=".local/dev/stack.json")
     args = ap.parse_args()
-    stack, api, auth, client = bench_client(args.stack, "bench-revocation")
+    stack, api, auth, clients = bench_clients(args.stack, "bench-revocation", args.revocations)
     body = CREDENTIAL
 
-    def issue(_):
+    def issue(i):
+        client = clients[i // PER_CLIENT]
         status, answer = call("POST", f"{api}/v1/clients/{client['client_id']}/credentials", auth,
                               body, {"idempotency-key": str(uuid.uuid4())})
         assert status == 201, (status, answer)

@@ -191,6 +191,22 @@ pub async fn registry_status(authorization: &str) -> u16 {
     .as_u16()
 }
 
+/// A client's audit chain, exported by the bootstrap administrator (`GET /v1/audit`).
+pub async fn audit_export(client_id: &str) -> Vec<clavis_core::audit::AuditRecord> {
+    let text = call(
+        reqwest::Method::GET,
+        &format!("/v1/audit?client_id={client_id}"),
+        &operator_auth(),
+    )
+    .await
+    .text()
+    .await
+    .expect("ndjson");
+    text.lines()
+        .map(|l| serde_json::from_str(l).expect("an audit record"))
+        .collect()
+}
+
 /// An HTTP client for the API.
 pub fn http() -> reqwest::Client {
     reqwest::Client::new()
@@ -350,8 +366,52 @@ pub async fn execution_names(state_machine_arn: &str) -> Vec<String> {
     }
 }
 
+/// `POST /v1/approvals/{approval_id}/approve` as the bootstrap approver; the answer's status
+/// and body.
+pub async fn approve_as_approver(approval_id: &str, reason: &str) -> (u16, serde_json::Value) {
+    let resp = http()
+        .post(url(&format!("/v1/approvals/{approval_id}/approve")))
+        .header(
+            "authorization",
+            basic(&stack().approver_client_id, &stack().approver_client_secret),
+        )
+        .json(&serde_json::json!({"reason": reason}))
+        .send()
+        .await
+        .expect("approve");
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+/// Polls the request until it is final, and has the bootstrap approver approve it if it is
+/// held for approval on the way.
+pub async fn settled_approving(request_id: &str) -> serde_json::Value {
+    let held = settled_or_held(request_id).await;
+    if held["status"] == "pending_approval" {
+        let approval_id = held["approval_id"].as_str().expect("approval_id");
+        let (status, answer) = approve_as_approver(approval_id, "test fixture").await;
+        assert_eq!(status, 200, "the bootstrap approver approves: {answer}");
+    }
+    settled_request(request_id).await
+}
+
+/// Polls `GET /v1/requests/{id}` until the request is final or held for approval (at most
+/// 30 s).
+pub async fn settled_or_held(request_id: &str) -> serde_json::Value {
+    poll_request(
+        request_id,
+        &["completed", "failed", "denied", "pending_approval"],
+    )
+    .await
+}
+
 /// Polls `GET /v1/requests/{id}` until the request is final (at most 30 s).
 pub async fn settled_request(request_id: &str) -> serde_json::Value {
+    poll_request(request_id, &["completed", "failed", "denied"]).await
+}
+
+/// Polls `GET /v1/requests/{id}` until its status is one of `wanted` (at most 30 s).
+async fn poll_request(request_id: &str, wanted: &[&str]) -> serde_json::Value {
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
         let body: serde_json::Value = http()
@@ -364,7 +424,7 @@ pub async fn settled_request(request_id: &str) -> serde_json::Value {
             .await
             .expect("request json");
         let status = body["status"].as_str().unwrap_or_default();
-        if matches!(status, "completed" | "failed" | "denied") {
+        if wanted.contains(&status) {
             return body;
         }
         assert!(
@@ -537,9 +597,11 @@ pub async fn issue_credential(
     let status = resp.status().as_u16();
     let mut body: serde_json::Value = resp.json().await.expect("issued json");
     if status == 202 {
-        // Slower than the API's wait (a loaded machine): wait here, then pick the secret up.
+        // Held for approval (privileged clients, operator scopes: the bootstrap approver
+        // releases it), or slower than the API's wait (a loaded machine): wait here, then pick
+        // the secret up.
         let request_id = body["request_id"].as_str().expect("request_id").to_owned();
-        let settled = settled_request(&request_id).await;
+        let settled = settled_approving(&request_id).await;
         assert_eq!(settled["status"], "completed", "issuing a test credential");
         body = http()
             .post(url(&format!("/v1/requests/{request_id}/secret")))

@@ -10,9 +10,9 @@ use clavis_core::audit::{AuditRecord, stack_chain, verify_chain};
 use clavis_core::ids::ClientId;
 use clavis_policy::files;
 use clavis_tests::{
-    basic, call, get_json, http, issue_credential, new_operator, operator_auth, operator_bearer,
-    register_client, registry_status, repository, settled_request, snapshot, stack, token_request,
-    url,
+    audit_export, basic, call, get_json, http, issue_credential, new_operator, operator_auth,
+    operator_bearer, register_client, registry_status, repository, settled_request, snapshot,
+    stack, token_request, url,
 };
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -86,21 +86,6 @@ async fn register_as(authorization: &str, environment: &str, scopes: &[&str]) ->
         .unwrap();
     let status = resp.status().as_u16();
     (status, resp.json().await.unwrap_or(Value::Null))
-}
-
-async fn export(client_id: &str) -> Vec<AuditRecord> {
-    let text = http()
-        .get(url(&format!("/v1/audit?client_id={client_id}")))
-        .header("authorization", operator_auth())
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .map(|l| serde_json::from_str(l).expect("an audit record"))
-        .collect()
 }
 
 #[tokio::test]
@@ -331,11 +316,11 @@ async fn the_bootstrap_made_an_administrator_and_a_separate_approver() {
     assert_eq!(register_as(&approver, "dev", SCOPES).await.0, 403);
     // ... and each operator's chain starts with its own bootstrap record.
     for id in [&s.operator_client_id, &s.approver_client_id] {
-        let chain = export(id).await;
+        let chain = audit_export(id).await;
         verify_chain(&chain).expect("an intact chain");
         assert_eq!(chain[0].entry.action, "operator.bootstrapped", "{id}");
     }
-    let admin_chain = export(&s.operator_client_id).await;
+    let admin_chain = audit_export(&s.operator_client_id).await;
     let scopes = &admin_chain[0].entry.detail["scopes"];
     for scope in clavis_core::scopes::ALL {
         assert!(scopes.split(' ').any(|s| s == scope), "{scope} in {scopes}");
@@ -347,7 +332,7 @@ async fn every_record_the_api_writes_names_the_policy_version() {
     let _shared = GATE.read().await;
     let client = register_client("standard", SCOPES, AUDIENCES).await;
     issue_credential(&client, SCOPES, AUDIENCES).await;
-    let chain = export(&client).await;
+    let chain = audit_export(&client).await;
     let by_api: Vec<&AuditRecord> = chain
         .iter()
         .filter(|r| {
@@ -388,7 +373,7 @@ async fn a_new_policy_version_is_recorded_the_first_time_it_decides() {
     // The api decided already (this binary's other tests, or the line below): the stack's
     // chain names the shipped version as activated.
     register_client("standard", SCOPES, AUDIENCES).await;
-    let chain = export(&stack_chain().to_string()).await;
+    let chain = audit_export(&stack_chain().to_string()).await;
     verify_chain(&chain).expect("an intact stack chain");
     assert!(
         chain
@@ -419,7 +404,7 @@ async fn a_new_policy_version_is_recorded_the_first_time_it_decides() {
         .unwrap()
         .expect("the shipped version again");
     assert_eq!(back.entry.detail["previous_version"], "0123456789abcdef");
-    let chain = export(&stack_chain().to_string()).await;
+    let chain = audit_export(&stack_chain().to_string()).await;
     verify_chain(&chain).expect("still intact");
     assert_eq!(chain.last().unwrap().hash, back.hash);
 }

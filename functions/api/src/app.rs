@@ -22,6 +22,9 @@ use crate::issuance::IssueConfig;
 use crate::oauth::{OAuthConfig, PublishedKeys};
 use crate::routes::{Matched, NoRoute, Route, Router};
 
+/// The scopes that may see approvals (the coarse gate; policy decides).
+const APPROVAL_READERS: [&str; 3] = [scopes::APPROVER, scopes::ADMIN, scopes::AUDITOR];
+
 /// Everything a request needs, built once per container.
 pub struct App {
     pub(crate) repo: Repository,
@@ -180,6 +183,26 @@ impl App {
                 let principal = self.operator(req, scopes::REGISTRY, now).await?;
                 self.authorize(&principal, Action::ReadRegistry).await?;
                 self.list_revocations(req).await
+            }
+            Route::ListApprovals => {
+                let principal = self.operator_any(req, &APPROVAL_READERS, now).await?;
+                self.list_approvals(req, &principal).await
+            }
+            Route::GetApproval => {
+                let principal = self.operator_any(req, &APPROVAL_READERS, now).await?;
+                self.get_approval(&principal, param(matched, "approval_id"))
+                    .await
+            }
+            Route::Approve | Route::Deny => {
+                let principal = self.operator(req, scopes::APPROVER, now).await?;
+                self.decide_approval(
+                    req,
+                    &principal,
+                    param(matched, "approval_id"),
+                    matched.route == Route::Approve,
+                    now,
+                )
+                .await
             }
             Route::ExportAudit => {
                 let principal = self.operator(req, scopes::AUDITOR, now).await?;

@@ -11,8 +11,9 @@ use std::collections::BTreeSet;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use clavis_aws::dynamo::Repository;
+use clavis_core::client::Client;
 use clavis_core::credential::Credential;
-use clavis_core::ids::{ClientId, CredentialId};
+use clavis_core::ids::{ClientId, CredentialId, RequestId};
 use clavis_core::secret::ClientSecret;
 use clavis_core::{Error, UserError};
 use lambda_http::http::HeaderMap;
@@ -28,6 +29,10 @@ pub struct Principal {
     pub credential_id: CredentialId,
     /// What it may do.
     pub scopes: BTreeSet<String>,
+    /// The operator that registered the caller's client (`bootstrap` for the first ones).
+    pub registered_by: String,
+    /// The issuance request that created the caller's credential (none for the bootstrap's).
+    pub credential_request: Option<RequestId>,
 }
 
 impl Principal {
@@ -104,6 +109,16 @@ pub async fn usable_credential(
     claimed: Option<&ClientId>,
     now: OffsetDateTime,
 ) -> Result<Option<Credential>, Error> {
+    Ok(usable(repo, id, claimed, now).await?.map(|(c, _)| c))
+}
+
+/// The same, with the credential's client.
+async fn usable(
+    repo: &Repository,
+    id: &CredentialId,
+    claimed: Option<&ClientId>,
+    now: OffsetDateTime,
+) -> Result<Option<(Credential, Client)>, Error> {
     let (credential, client) = match claimed {
         Some(client_id) => repo.get_credential_and_client(id, client_id).await?,
         None => match repo.get_credential(id, true).await? {
@@ -115,7 +130,7 @@ pub async fn usable_credential(
         },
     };
     Ok(match (credential, client) {
-        (Some(c), Some(k)) if c.value.is_usable_for(&k.value, now) => Some(c.value),
+        (Some(c), Some(k)) if c.value.is_usable_for(&k.value, now) => Some((c.value, k.value)),
         _ => None,
     })
 }
@@ -135,7 +150,7 @@ pub async fn token_principal(
         .client_id()
         .parse()
         .map_err(|_| UserError::Unauthenticated)?;
-    let stored = usable_credential(repo, &credential_id, Some(&client_id), now)
+    let (stored, client) = usable(repo, &credential_id, Some(&client_id), now)
         .await?
         .ok_or(UserError::Unauthenticated)?;
     Ok(Principal {
@@ -146,6 +161,8 @@ pub async fn token_principal(
             .intersection(&stored.scopes)
             .cloned()
             .collect(),
+        registered_by: client.owner,
+        credential_request: stored.request_id,
     })
 }
 
@@ -156,14 +173,16 @@ pub async fn authenticate(
     now: OffsetDateTime,
 ) -> Result<Principal, Error> {
     let (client_id, secret) = basic_credentials(headers)?;
-    let stored = usable_credential(repo, &secret.credential_id(), Some(&client_id), now)
+    let (stored, client) = usable(repo, &secret.credential_id(), Some(&client_id), now)
         .await?
-        .filter(|c| c.secret_hash.verifies(&secret))
+        .filter(|(c, _)| c.secret_hash.verifies(&secret))
         .ok_or(UserError::Unauthenticated)?;
     Ok(Principal {
         client_id,
         credential_id: stored.credential_id,
         scopes: stored.scopes,
+        registered_by: client.owner,
+        credential_request: stored.request_id,
     })
 }
 

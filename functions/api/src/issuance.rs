@@ -142,7 +142,10 @@ impl App {
                 .await?
                 .ok_or_else(|| SystemFault::Internal(format!("request {id} vanished")))?
                 .value;
-            if current.status.is_final() || tokio::time::Instant::now() >= deadline {
+            // A held request waits for people: no use waiting here.
+            let settled =
+                current.status.is_final() || current.status == RequestStatus::PendingApproval;
+            if settled || tokio::time::Instant::now() >= deadline {
                 return Ok(current);
             }
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());

@@ -3,6 +3,7 @@
 //! `main.rs` only wires; everything here is an ordinary library, tested without the runtime.
 
 pub mod app;
+pub mod approvals;
 pub mod audit_export;
 pub mod auth;
 pub mod client_revocation;

@@ -25,6 +25,14 @@ pub enum Route {
     RevokeCredential,
     /// `GET /v1/revocations`: the revocation registry.
     ListRevocations,
+    /// `GET /v1/approvals`: pending approvals, soonest deadline first.
+    ListApprovals,
+    /// `GET /v1/approvals/{approval_id}`: one approval.
+    GetApproval,
+    /// `POST /v1/approvals/{approval_id}/approve`: approve a held issuance.
+    Approve,
+    /// `POST /v1/approvals/{approval_id}/deny`: deny it.
+    Deny,
     /// `GET /v1/audit`: a client's audit chain as NDJSON.
     ExportAudit,
     /// `POST /oauth2/introspect`: RFC 7662 introspection.
@@ -69,6 +77,22 @@ pub const ROUTES: &[(Method, &str, Route)] = &[
         Route::RevokeCredential,
     ),
     (Method::GET, "/v1/revocations", Route::ListRevocations),
+    (Method::GET, "/v1/approvals", Route::ListApprovals),
+    (
+        Method::GET,
+        "/v1/approvals/{approval_id}",
+        Route::GetApproval,
+    ),
+    (
+        Method::POST,
+        "/v1/approvals/{approval_id}/approve",
+        Route::Approve,
+    ),
+    (
+        Method::POST,
+        "/v1/approvals/{approval_id}/deny",
+        Route::Deny,
+    ),
     (Method::GET, "/v1/audit", Route::ExportAudit),
     (Method::POST, "/oauth2/introspect", Route::Introspect),
     (Method::POST, "/oauth2/token", Route::Token),

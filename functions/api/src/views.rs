@@ -75,9 +75,12 @@ pub struct RequestView {
     /// The credential, once issued.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub credential_id: Option<CredentialId>,
-    /// Why it failed.
+    /// Why it failed or was denied.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub problem: Option<RequestProblem>,
+    /// The approval it waits for, while it is `pending_approval`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval_id: Option<clavis_core::ids::ApprovalId>,
 }
 
 impl From<&IssuanceRequest> for RequestView {
@@ -92,6 +95,8 @@ impl From<&IssuanceRequest> for RequestView {
                 None
             },
             problem: r.problem.clone(),
+            approval_id: (r.status == RequestStatus::PendingApproval)
+                .then(|| clavis_core::approval::approval_id_for(&r.request_id, r.attempt)),
         }
     }
 }

@@ -82,7 +82,10 @@ pub async fn mint_credential(
         ciphertext: STANDARD.encode(ciphertext),
         expires_at: now + Duration::seconds(PICKUP_TTL_SECONDS),
     };
-    match repo.mint(&credential, &pickup, ACTOR, now).await {
+    match repo
+        .mint(&credential, &pickup, grant.risk_score, ACTOR, now)
+        .await
+    {
         Ok(_) => {}
         // A concurrent or earlier attempt won the race: its secret is the one that counts.
         Err(Error::User(UserError::Conflict(_)))
@@ -134,6 +137,7 @@ mod tests {
             ttl_seconds: 3000,
             policy_version: "p".into(),
             attempt: 0,
+            risk_score: Some(12),
         };
         let secret =
             ClientSecret::generate(credential_id_for(&request_id, 0), SecretMode::Live).unwrap();

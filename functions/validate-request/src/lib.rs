@@ -37,6 +37,7 @@ pub async fn validate_request(repo: &Repository, input: RequestRef) -> Result<Re
         scopes: request.params.scopes.into_iter().collect(),
         audiences: request.params.audiences.into_iter().collect(),
         justification: request.params.justification,
+        approval_window_seconds: request.params.approval_window_seconds,
     }
     .validate()?;
     tracing::info!(request_id = %input.request_id, client_id = %input.client_id, "request valid");

@@ -78,6 +78,7 @@ pub async fn verify_identity(
         ttl_seconds: request.params.ttl_seconds,
         policy_version: governance.version().to_owned(),
         attempt: request.attempt,
+        risk_score: None,
     })
 }
 

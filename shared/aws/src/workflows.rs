@@ -1,5 +1,6 @@
-//! Step Functions: starting executions by name. The name is the idempotency key: a second start
-//! under the same name never runs the workflow twice.
+//! Step Functions: starting executions by name (the name is the idempotency key: a second start
+//! under the same name never runs the workflow twice), and resuming a task that waits for a
+//! token (an approval).
 
 use aws_sdk_sfn::Client as SfnClient;
 use aws_sdk_sfn::operation::start_execution::StartExecutionError;
@@ -14,6 +15,15 @@ pub enum Start {
     Started,
     /// An execution of that name exists already (running, or finished).
     AlreadyExists,
+}
+
+/// What resuming a waiting task did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resumed {
+    /// The task took the outcome.
+    Resumed,
+    /// The task no longer waits (it timed out, or took an outcome before).
+    Gone,
 }
 
 /// Starts executions of state machines.
@@ -56,6 +66,51 @@ impl Workflows {
             Err(e) => Err(fault::from_sdk("stepfunctions", &e).into()),
         }
     }
+
+    /// Resumes the task waiting on `token` with `output` (JSON).
+    pub async fn succeed_task(&self, token: &str, output: &str) -> Result<Resumed, Error> {
+        let result = self
+            .client
+            .send_task_success()
+            .task_token(token)
+            .output(output)
+            .send()
+            .await;
+        resumed(result)
+    }
+
+    /// Fails the task waiting on `token` with the error name `error` and `cause`.
+    pub async fn fail_task(&self, token: &str, error: &str, cause: &str) -> Result<Resumed, Error> {
+        let result = self
+            .client
+            .send_task_failure()
+            .task_token(token)
+            .error(error)
+            .cause(cause)
+            .send()
+            .await;
+        resumed(result)
+    }
+}
+
+/// A task that no longer waits is not a fault: the caller's outcome is already recorded.
+fn resumed<O, E, R>(result: Result<O, aws_sdk_sfn::error::SdkError<E, R>>) -> Result<Resumed, Error>
+where
+    E: aws_sdk_sfn::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(_) => Ok(Resumed::Resumed),
+        Err(e)
+            if matches!(
+                e.as_service_error().and_then(|s| s.code()),
+                Some("TaskDoesNotExist" | "TaskTimedOut" | "InvalidToken")
+            ) =>
+        {
+            Ok(Resumed::Gone)
+        }
+        Err(e) => Err(fault::from_sdk("stepfunctions", &e).into()),
+    }
 }
 
 /// What a launch did.
@@ -90,6 +145,11 @@ impl Launcher {
             queue,
             intake_queue_url: intake_queue_url.into(),
         }
+    }
+
+    /// The Step Functions adapter behind it (for resuming waiting tasks).
+    pub fn workflows(&self) -> &Workflows {
+        &self.workflows
     }
 
     /// Starts `launch` on `state_machine_arn`, or queues it if Step Functions fails with a

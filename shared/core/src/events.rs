@@ -178,6 +178,79 @@ impl ClavisEvent for ClientRevoked {
     }
 }
 
+/// `Approval Requested`: an issuance is held until approvers decide (for notification channels:
+/// ids, client, scopes, reasons; never a secret or a task token).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalRequested {
+    /// Event metadata.
+    #[serde(flatten)]
+    pub meta: EventMeta,
+    /// The approval to decide (`POST /v1/approvals/{approval_id}/approve|deny`).
+    pub approval_id: crate::ids::ApprovalId,
+    /// The held request.
+    pub request_id: RequestId,
+    /// The client the credential would be for.
+    pub client_id: ClientId,
+    /// Who asked.
+    pub requested_by: String,
+    /// The client's environment.
+    pub environment: Environment,
+    /// Scopes asked for.
+    pub scopes: BTreeSet<String>,
+    /// Audiences asked for.
+    pub audiences: BTreeSet<String>,
+    /// The risk score.
+    pub risk_score: u32,
+    /// Why it was held.
+    pub reasons: Vec<String>,
+    /// How many distinct approvers must approve.
+    pub approvals_required: u32,
+    /// When it times out (then it is denied).
+    #[serde(with = "time::serde::rfc3339")]
+    pub deadline: OffsetDateTime,
+}
+
+impl ClavisEvent for ApprovalRequested {
+    const DETAIL_TYPE: &'static str = "Approval Requested";
+
+    fn meta(&self) -> &EventMeta {
+        &self.meta
+    }
+}
+
+/// `Issuance Anomaly Detected`: a client's issuance requests spiked over its own baseline and a
+/// request was held for approval because of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssuanceAnomalyDetected {
+    /// Event metadata.
+    #[serde(flatten)]
+    pub meta: EventMeta,
+    /// The client whose requests spiked.
+    pub client_id: ClientId,
+    /// The request that was held.
+    pub request_id: RequestId,
+    /// Its approval.
+    pub approval_id: crate::ids::ApprovalId,
+    /// Who asked.
+    pub requested_by: String,
+    /// The client's requests in the recent window, this one included.
+    pub recent_requests: u64,
+    /// Its baseline per window.
+    pub baseline_requests: u64,
+    /// The window, in seconds.
+    pub window_seconds: u32,
+    /// The anomaly policies that held it.
+    pub policies: Vec<String>,
+}
+
+impl ClavisEvent for IssuanceAnomalyDetected {
+    const DETAIL_TYPE: &'static str = "Issuance Anomaly Detected";
+
+    fn meta(&self) -> &EventMeta {
+        &self.meta
+    }
+}
+
 /// `Credential Expired`: a credential reached the end of its lifetime and the expiry sweep
 /// marked it expired. Verifiers need nothing from it (tokens never outlive their credential);
 /// it is for inventories and for owners who did not rotate in time.
@@ -296,6 +369,60 @@ mod tests {
         assert_eq!(errors(&validator, &detail), Vec::<String>::new());
         let mut broken = detail.clone();
         broken["revoked_credentials"] = serde_json::json!(-1);
+        assert!(!validator.is_valid(&broken));
+    }
+
+    #[test]
+    fn approval_requested_matches_its_published_schema() {
+        let now = OffsetDateTime::now_utc();
+        let outbox = ApprovalRequested {
+            meta: EventMeta::new(now),
+            approval_id: crate::ids::ApprovalId::generate(),
+            request_id: RequestId::generate(),
+            client_id: ClientId::generate(),
+            requested_by: ClientId::generate().to_string(),
+            environment: Environment::Prod,
+            scopes: BTreeSet::from(["clavis.admin".to_owned()]),
+            audiences: BTreeSet::from(["clavis".to_owned()]),
+            risk_score: 80,
+            reasons: vec!["credentials carrying clavis.* scopes wait for an approver".into()],
+            approvals_required: 2,
+            deadline: now + Duration::hours(1),
+        }
+        .to_outbox();
+        assert_eq!(outbox.detail_type, "Approval Requested");
+        let (validator, detail) = checked(
+            include_str!("../../../events/schemas/approval-requested.json"),
+            &outbox,
+        );
+        assert_eq!(errors(&validator, &detail), Vec::<String>::new());
+        let mut broken = detail.clone();
+        broken["task_token"] = serde_json::json!("AAAA");
+        assert!(!validator.is_valid(&broken), "no token may ever be added");
+    }
+
+    #[test]
+    fn issuance_anomaly_detected_matches_its_published_schema() {
+        let outbox = IssuanceAnomalyDetected {
+            meta: EventMeta::new(OffsetDateTime::now_utc()),
+            client_id: ClientId::generate(),
+            request_id: RequestId::generate(),
+            approval_id: crate::ids::ApprovalId::generate(),
+            requested_by: ClientId::generate().to_string(),
+            recent_requests: 21,
+            baseline_requests: 0,
+            window_seconds: 300,
+            policies: vec!["issuance-spike-is-held".into()],
+        }
+        .to_outbox();
+        assert_eq!(outbox.detail_type, "Issuance Anomaly Detected");
+        let (validator, detail) = checked(
+            include_str!("../../../events/schemas/issuance-anomaly-detected.json"),
+            &outbox,
+        );
+        assert_eq!(errors(&validator, &detail), Vec::<String>::new());
+        let mut broken = detail.clone();
+        broken["recent_requests"] = serde_json::json!(-1);
         assert!(!validator.is_valid(&broken));
     }
 

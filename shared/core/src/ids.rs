@@ -98,6 +98,13 @@ prefixed_id!(
     "request_id"
 );
 
+prefixed_id!(
+    /// One out-of-band approval of a held issuance request.
+    ApprovalId,
+    "apr_",
+    "approval_id"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

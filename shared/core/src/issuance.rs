@@ -17,6 +17,8 @@ use crate::ids::{ClientId, CredentialId, RequestId};
 pub const MIN_TTL_SECONDS: u64 = 300;
 /// Longest justification, in characters.
 pub const MAX_JUSTIFICATION_LEN: usize = 500;
+/// Longest approval window a request may ask for, in seconds (policy may allow less).
+pub const MAX_APPROVAL_WINDOW_SECONDS: u64 = 7 * 24 * 3600;
 /// Longest `Idempotency-Key`, in bytes.
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 128;
 
@@ -40,6 +42,10 @@ pub struct CredentialRequest {
     pub audiences: Vec<String>,
     /// Why it is needed; recorded in the audit trail.
     pub justification: String,
+    /// If the request is held for approval, how long it may wait at most, in seconds (policy's
+    /// deadline applies when it is shorter); past it the request is denied (`timeout`).
+    #[serde(default)]
+    pub approval_window_seconds: Option<u64>,
 }
 
 /// A well-formed issuance request: what is stored and what the workflow decides on.
@@ -53,6 +59,9 @@ pub struct IssuanceParams {
     pub audiences: BTreeSet<String>,
     /// Why it is needed.
     pub justification: String,
+    /// The longest the requester will wait for an approval, if it said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_window_seconds: Option<u64>,
 }
 
 impl CredentialRequest {
@@ -86,6 +95,14 @@ impl CredentialRequest {
                 format!("must be 1 to {MAX_JUSTIFICATION_LEN} characters"),
             ));
         }
+        if let Some(window) = self.approval_window_seconds
+            && !(1..=MAX_APPROVAL_WINDOW_SECONDS).contains(&window)
+        {
+            violations.push(FieldViolation::new(
+                "approval_window_seconds",
+                format!("must be 1 to {MAX_APPROVAL_WINDOW_SECONDS}"),
+            ));
+        }
         if !violations.is_empty() {
             return Err(UserError::Invalid(violations));
         }
@@ -94,6 +111,7 @@ impl CredentialRequest {
             scopes,
             audiences,
             justification,
+            approval_window_seconds: self.approval_window_seconds,
         })
     }
 }
@@ -228,6 +246,9 @@ pub struct IssuanceGrant {
     /// The request's attempt (decides the credential id).
     #[serde(default)]
     pub attempt: u32,
+    /// The risk score AssessRisk gave it (recorded with the minted credential).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub risk_score: Option<u32>,
 }
 
 #[cfg(test)]
@@ -256,6 +277,7 @@ mod tests {
             scopes: vec!["a:read".into()],
             audiences: vec!["https://a".into()],
             justification: "nightly billing export".into(),
+            approval_window_seconds: None,
         }
     }
 

@@ -4,6 +4,7 @@
 //! hash chain and the error taxonomy. Everything here is deterministic given its inputs (time and
 //! randomness are passed in or drawn from the OS explicitly), so it is tested exhaustively.
 
+pub mod approval;
 pub mod audit;
 pub mod client;
 pub mod credential;
@@ -16,6 +17,7 @@ pub mod jwk;
 pub mod lifecycle;
 pub mod request;
 pub mod revocation;
+pub mod risk;
 pub mod scopes;
 pub mod secret;
 pub mod token;

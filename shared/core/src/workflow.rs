@@ -4,6 +4,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::client::Environment;
 use crate::ids::{ClientId, CredentialId, RequestId};
+use crate::issuance::IssuanceGrant;
+use crate::risk::RiskAssessment;
+
+/// The Step Functions error name of an approver's denial (`SendTaskFailure`).
+pub const APPROVAL_DENIED: &str = "Clavis.Approval.denied";
 
 /// The execution input, and the output of `ValidateRequest`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -13,6 +18,57 @@ pub struct RequestRef {
     pub request_id: RequestId,
     /// Its client.
     pub client_id: ClientId,
+}
+
+/// The output of `AssessRisk`: the grant, and what policy made of its risk. The ids are at the
+/// top as in every task input, so `RecordFailure` finds them whatever failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Assessed {
+    /// The request.
+    pub request_id: RequestId,
+    /// Its client.
+    pub client_id: ClientId,
+    /// What minting will get if it goes on.
+    pub grant: IssuanceGrant,
+    /// The decision and why.
+    pub assessment: RiskAssessment,
+}
+
+/// The input of `RequestApproval`: the held request and the token that resumes its execution.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalTask {
+    /// The held request, as assessed.
+    pub assessed: Assessed,
+    /// Step Functions' task token: stored server side, never answered, never logged.
+    pub task_token: String,
+}
+
+impl std::fmt::Debug for ApprovalTask {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApprovalTask")
+            .field("assessed", &self.assessed)
+            .field("task_token", &"[redacted]")
+            .finish()
+    }
+}
+
+/// The input of `RecordDenial`: a request policy denied (with its assessment), or one whose
+/// approval was denied or timed out (with the caught error). Other fields of the execution
+/// state are ignored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Denial {
+    /// The request.
+    pub request_id: RequestId,
+    /// Its client.
+    pub client_id: ClientId,
+    /// The assessment, when there was one.
+    #[serde(default)]
+    pub assessment: Option<RiskAssessment>,
+    /// What ended the approval, when one was asked for.
+    #[serde(default)]
+    pub error: Option<CaughtError>,
 }
 
 /// The output of `MintCredential`, the input of `ActivateCredential`.
@@ -201,6 +257,16 @@ mod tests {
         let json = r#"{"request_id":"req_01HZZZZZZZZZZZZZZZZZZZZZZZ","client_id":"cli_01HZZZZZZZZZZZZZZZZZZZZZZZ","scopes":["a"],"error":{"Error":"States.Timeout","Cause":""}}"#;
         let f: FailedTask = serde_json::from_str(json).unwrap();
         assert_eq!(f.error.error, "States.Timeout");
+    }
+
+    #[test]
+    fn an_approval_task_never_shows_its_token() {
+        let text = include_str!("../../../events/request-approval.json");
+        let task: ApprovalTask = serde_json::from_str(text).expect("events/request-approval.json");
+        assert!(task.task_token.starts_with("AQCE"));
+        let shown = format!("{task:?}");
+        assert!(!shown.contains(&task.task_token), "{shown}");
+        assert!(shown.contains("[redacted]"));
     }
 
     #[test]

@@ -43,8 +43,16 @@ pub fn parse_json<T: DeserializeOwned>(
     if bytes.len() > limit {
         return Err(UserError::PayloadTooLarge { limit });
     }
-    if bytes.iter().all(u8::is_ascii_whitespace) {
+    let Some(first) = bytes.iter().find(|b| !b.is_ascii_whitespace()) else {
         return Err(UserError::MalformedBody("the body is empty".into()));
+    };
+    // Every body of this API is an object; serde would also read a struct from an array of
+    // its fields in order (`["x"]` as `{"reason": "x"}`), which no caller means.
+    if *first != b'{' && serde_json::from_slice::<serde_json::Value>(bytes).is_ok() {
+        return Err(UserError::Invalid(vec![FieldViolation::new(
+            "body",
+            "must be a JSON object",
+        )]));
     }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(de).map_err(|e| {
@@ -76,6 +84,28 @@ fn describe(err: &serde_json::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_struct_is_never_read_from_an_array() {
+        #[derive(Debug, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Reason {
+            reason: String,
+        }
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let err =
+            parse_json::<Reason>(&headers, &Body::from(r#" ["x"]"#), DEFAULT_LIMIT).unwrap_err();
+        assert_eq!(err.code(), "invalid-request");
+        assert!(
+            parse_json::<Reason>(&headers, &Body::from(r#"{"reason":"x"}"#), DEFAULT_LIMIT).is_ok()
+        );
+        let malformed =
+            parse_json::<Reason>(&headers, &Body::from(r#"{"reason": "#), DEFAULT_LIMIT)
+                .unwrap_err();
+        assert_eq!(malformed.code(), "malformed-body");
+    }
     use lambda_http::http::HeaderValue;
     use serde::Deserialize;
 

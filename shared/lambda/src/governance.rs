@@ -3,8 +3,11 @@
 //! and every decision logged with the policies that made it and enforced.
 
 use clavis_aws::dynamo::Repository;
+use clavis_core::client::Client;
+use clavis_core::issuance::IssuanceParams;
+use clavis_core::risk::RiskFactors;
 use clavis_core::{Error, SystemFault};
-use clavis_policy::{Action, Decision, Operator, PolicyEngine};
+use clavis_policy::{Action, Decision, Operator, PolicyEngine, RiskOutcome};
 use time::OffsetDateTime;
 
 /// A function's policy engine and whether its version is recorded as in force.
@@ -48,6 +51,31 @@ impl Governance {
             })
             .await
             .copied()
+    }
+
+    /// Assesses an issuance's risk for its requester (allow, hold or deny) and logs it. Call
+    /// [`Self::in_force`] first.
+    pub fn assess(
+        &self,
+        requester: Operator<'_>,
+        client: &Client,
+        params: &IssuanceParams,
+        factors: &RiskFactors,
+    ) -> Result<RiskOutcome, Error> {
+        let outcome = self.engine.assess(requester, client, params, factors)?;
+        tracing::info!(
+            principal = %requester.client_id,
+            client_id = %client.client_id,
+            decision = outcome.decision.as_str(),
+            risk_score = factors.score(),
+            recent_requests = factors.rate.recent,
+            baseline_requests = factors.rate.baseline,
+            anomaly = outcome.anomaly,
+            policies = %outcome.policies.join(","),
+            policy_version = %outcome.policy_version,
+            "risk assessed"
+        );
+        Ok(outcome)
     }
 
     /// Decides, logs and enforces: `Ok` with the decision if allowed, a 403 naming the

@@ -46,6 +46,7 @@ fn bench(c: &mut Criterion) {
             scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
             audiences: vec!["https://billing.example".into()],
             justification: "benchmark".into(),
+            approval_window_seconds: None,
         }
         .validate()
         .unwrap_or_else(|e| panic!("valid request: {e}"))

@@ -8,6 +8,9 @@ use cedar_policy::{
     Authorizer, Context, Entities, Entity as CedarEntity, EntityId, EntityTypeName, EntityUid,
     Policy, PolicyId, PolicySet, Request, RestrictedExpression, Schema, ValidationMode, Validator,
 };
+use clavis_core::client::Client;
+use clavis_core::issuance::IssuanceParams;
+use clavis_core::risk::{RiskDecision, RiskFactors};
 use clavis_core::{SystemFault, UserError};
 
 use crate::files::{self, PolicyFile};
@@ -33,6 +36,14 @@ pub enum PolicyError {
     /// A policy has no `@id`, or shares it with another.
     #[error("{file}: {message}")]
     Identity {
+        /// The file.
+        file: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// An annotation Clavis reads has a value it cannot use.
+    #[error("{file}: {message}")]
+    Annotation {
         /// The file.
         file: String,
         /// What is wrong.
@@ -95,11 +106,36 @@ impl Decision {
     }
 }
 
+/// Default deadline of an approval when no holding policy names one, in seconds.
+pub const DEFAULT_APPROVAL_TIMEOUT_SECONDS: u64 = 24 * 3600;
+
+/// What the risk policies make of an issuance (see `infra/policies/risk.cedar`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RiskOutcome {
+    /// Allow, hold or deny.
+    pub decision: RiskDecision,
+    /// The `@id`s of the policies that held or denied it.
+    pub policies: Vec<String>,
+    /// Their `@reason`s.
+    pub reasons: Vec<String>,
+    /// The shortest `@approval_timeout_seconds` of the holding policies.
+    pub approval_timeout_seconds: u64,
+    /// The largest `@approvals_required` of the holding policies (at least 1).
+    pub approvals_required: u32,
+    /// Whether a holding policy is an anomaly rule (`@anomaly("true")`).
+    pub anomaly: bool,
+    /// The version that decided.
+    pub policy_version: String,
+}
+
 /// A validated policy set and the stage it decides for.
 pub struct PolicyEngine {
     schema: Schema,
     policies: PolicySet,
     reasons: HashMap<PolicyId, String>,
+    timeouts: HashMap<PolicyId, u64>,
+    approvers: HashMap<PolicyId, u32>,
+    anomalies: HashSet<PolicyId>,
     version: String,
     stage: String,
     authorizer: Authorizer,
@@ -133,10 +169,34 @@ impl PolicyEngine {
             })?;
         let mut policies = PolicySet::new();
         let mut reasons = HashMap::new();
+        let mut timeouts = HashMap::new();
+        let mut approvers = HashMap::new();
+        let mut anomalies = HashSet::new();
         for file in files.iter().filter(|f| !f.is_schema()) {
             for policy in parse_file(file)? {
                 if let Some(reason) = policy.annotation("reason") {
                     reasons.insert(policy.id().clone(), reason.to_owned());
+                }
+                if let Some(t) = number(file, &policy, "approval_timeout_seconds")? {
+                    timeouts.insert(policy.id().clone(), t);
+                }
+                match policy.annotation("anomaly") {
+                    None | Some("false") => {}
+                    Some("true") => {
+                        anomalies.insert(policy.id().clone());
+                    }
+                    Some(other) => {
+                        return Err(PolicyError::Annotation {
+                            file: file.name.clone(),
+                            message: format!(
+                                "policy {}: @anomaly(\"{other}\") must be true or false",
+                                policy.id()
+                            ),
+                        });
+                    }
+                }
+                if let Some(n) = number(file, &policy, "approvals_required")? {
+                    approvers.insert(policy.id().clone(), u32::try_from(n).unwrap_or(u32::MAX));
                 }
                 let id = policy.id().to_string();
                 policies.add(policy).map_err(|_| PolicyError::Identity {
@@ -155,6 +215,9 @@ impl PolicyEngine {
             schema,
             policies,
             reasons,
+            timeouts,
+            approvers,
+            anomalies,
             version: files::version(files),
             stage: stage.to_owned(),
             authorizer: Authorizer::new(),
@@ -240,6 +303,78 @@ impl PolicyEngine {
                 .collect(),
             policy_version: self.version.clone(),
         })
+    }
+}
+
+impl PolicyEngine {
+    /// Assesses an issuance for its requester: denied if `Issue` is refused, held if
+    /// `IssueWithoutApproval` is, allowed otherwise; a hold carries what its policies ask of
+    /// the approval.
+    pub fn assess(
+        &self,
+        requester: Operator<'_>,
+        client: &Client,
+        params: &IssuanceParams,
+        factors: &RiskFactors,
+    ) -> Result<RiskOutcome, PolicyError> {
+        let at_all = self.decide(requester, Action::Issue(client, params, factors))?;
+        if !at_all.allowed {
+            return Ok(self.outcome(RiskDecision::Deny, at_all));
+        }
+        let alone = self.decide(
+            requester,
+            Action::IssueWithoutApproval(client, params, factors),
+        )?;
+        let decision = if alone.allowed {
+            RiskDecision::Allow
+        } else {
+            RiskDecision::Hold
+        };
+        Ok(self.outcome(decision, alone))
+    }
+
+    fn outcome(&self, decision: RiskDecision, d: Decision) -> RiskOutcome {
+        let (policies, reasons) = if decision == RiskDecision::Allow {
+            (Vec::new(), Vec::new())
+        } else {
+            (d.policies, d.reasons)
+        };
+        let ids: Vec<PolicyId> = policies.iter().map(PolicyId::new).collect();
+        RiskOutcome {
+            decision,
+            approval_timeout_seconds: ids
+                .iter()
+                .filter_map(|id| self.timeouts.get(id).copied())
+                .min()
+                .unwrap_or(DEFAULT_APPROVAL_TIMEOUT_SECONDS),
+            approvals_required: ids
+                .iter()
+                .filter_map(|id| self.approvers.get(id).copied())
+                .max()
+                .unwrap_or(1)
+                .max(1),
+            anomaly: ids.iter().any(|id| self.anomalies.contains(id)),
+            policies,
+            reasons,
+            policy_version: d.policy_version,
+        }
+    }
+}
+
+/// A whole-number annotation `key` of `policy`, if present.
+fn number(file: &PolicyFile, policy: &Policy, key: &str) -> Result<Option<u64>, PolicyError> {
+    match policy.annotation(key) {
+        None => Ok(None),
+        Some(v) => match v.parse::<u64>() {
+            Ok(n) if n > 0 => Ok(Some(n)),
+            _ => Err(PolicyError::Annotation {
+                file: file.name.clone(),
+                message: format!(
+                    "policy {}: @{key}(\"{v}\") must be a whole number above 0",
+                    policy.id()
+                ),
+            }),
+        },
     }
 }
 

@@ -32,14 +32,26 @@ impl PolicyFile {
 
 /// The files of `infra/policies/`, as built into every function that decides. A test holds
 /// this list to the folder, so a policy added there is never silently left out.
-const SHIPPED: [(&str, &str); 3] = [
+const SHIPPED: [(&str, &str); 6] = [
     (
         SCHEMA_FILE,
         include_str!("../../../infra/policies/clavis.cedarschema"),
     ),
     (
+        "anomaly.cedar",
+        include_str!("../../../infra/policies/anomaly.cedar"),
+    ),
+    (
+        "approvals.cedar",
+        include_str!("../../../infra/policies/approvals.cedar"),
+    ),
+    (
         "guardrails.cedar",
         include_str!("../../../infra/policies/guardrails.cedar"),
+    ),
+    (
+        "risk.cedar",
+        include_str!("../../../infra/policies/risk.cedar"),
     ),
     (
         "roles.cedar",

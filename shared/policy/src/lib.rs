@@ -7,6 +7,6 @@ pub mod engine;
 pub mod files;
 pub mod model;
 
-pub use engine::{Decision, PolicyEngine, PolicyError};
+pub use engine::{Decision, PolicyEngine, PolicyError, RiskOutcome};
 pub use files::PolicyFile;
 pub use model::{Action, Operator};

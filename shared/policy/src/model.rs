@@ -5,14 +5,15 @@
 
 use std::collections::BTreeSet;
 
+use clavis_core::approval::Approval;
 use clavis_core::client::{Client, Environment, Tier};
 use clavis_core::credential::Credential;
 use clavis_core::ids::{ClientId, CredentialId};
 use clavis_core::issuance::{IssuanceParams, max_ttl_seconds};
 use clavis_core::request::IssuanceRequest;
+use clavis_core::risk::RiskFactors;
 
-/// Prefix of the scopes that act on Clavis itself.
-pub const OPERATOR_SCOPE_PREFIX: &str = "clavis.";
+pub use clavis_core::risk::OPERATOR_SCOPE_PREFIX;
 
 /// The caller a decision is about: one operator credential, with the scopes it holds now.
 #[derive(Debug, Clone, Copy)]
@@ -50,6 +51,17 @@ pub enum Action<'a> {
     Introspect,
     /// Read the revocation registry.
     ReadRegistry,
+    /// May this issuance (of the requester, with these risk factors) happen at all?
+    Issue(&'a Client, &'a IssuanceParams, &'a RiskFactors),
+    /// May it happen without an approver?
+    IssueWithoutApproval(&'a Client, &'a IssuanceParams, &'a RiskFactors),
+    /// Read a held issuance's approval.
+    ReadApproval(&'a Approval),
+    /// Approve it; with the operators that sponsored the approver (registered its client or
+    /// requested its credential).
+    Approve(&'a Approval, &'a BTreeSet<String>),
+    /// Deny it; with the approver's sponsors.
+    Deny(&'a Approval, &'a BTreeSet<String>),
 }
 
 impl Action<'_> {
@@ -67,6 +79,11 @@ impl Action<'_> {
             Self::ExportAudit(_) => "ExportAudit",
             Self::Introspect => "Introspect",
             Self::ReadRegistry => "ReadRegistry",
+            Self::Issue(..) => "Issue",
+            Self::IssueWithoutApproval(..) => "IssueWithoutApproval",
+            Self::ReadApproval(_) => "ReadApproval",
+            Self::Approve(..) => "Approve",
+            Self::Deny(..) => "Deny",
         }
     }
 }
@@ -157,6 +174,39 @@ fn request_entity(r: &IssuanceRequest) -> Entity {
     }
 }
 
+fn approval_entity(a: &Approval) -> Entity {
+    Entity {
+        kind: "Approval",
+        id: a.approval_id.to_string(),
+        attrs: vec![
+            ("approval_id", text(a.approval_id)),
+            ("request_id", text(a.request_id)),
+            ("client_id", text(a.client_id)),
+            ("requested_by", text(&a.requested_by)),
+            ("environment", text(environment(a.environment))),
+            ("tier", text(tier(a.tier))),
+            ("status", text(a.status.as_str())),
+            ("approvers", Value::Texts(a.approvers())),
+        ],
+    }
+}
+
+/// The issuance context: what is asked, and the tier's limit.
+fn issuance_context(c: &Client, p: &IssuanceParams) -> Vec<(&'static str, Value)> {
+    vec![
+        ("scopes", Value::Texts(p.scopes.clone())),
+        ("operator_scopes", Value::Texts(operator_scopes(&p.scopes))),
+        (
+            "ttl_seconds",
+            Value::Number(i64::try_from(p.ttl_seconds).unwrap_or(i64::MAX)),
+        ),
+        (
+            "max_ttl_seconds",
+            Value::Number(i64::try_from(max_ttl_seconds(c.tier)).unwrap_or(i64::MAX)),
+        ),
+    ]
+}
+
 fn credential_entity(c: &Credential) -> Entity {
     Entity {
         kind: "Credential",
@@ -176,7 +226,10 @@ impl Action<'_> {
             Self::RegisterClient(c)
             | Self::ReadClient(c)
             | Self::RevokeClient(c)
-            | Self::RequestIssuance(c, _) => client_entity(c),
+            | Self::RequestIssuance(c, _)
+            | Self::Issue(c, ..)
+            | Self::IssueWithoutApproval(c, ..) => client_entity(c),
+            Self::ReadApproval(a) | Self::Approve(a, _) | Self::Deny(a, _) => approval_entity(a),
             Self::ReadRequest(r) | Self::PickUpSecret(r) => request_entity(r),
             Self::ReadCredential(c) | Self::RevokeCredential(c) => credential_entity(c),
             Self::ExportAudit(id) => Entity {
@@ -199,18 +252,18 @@ impl Action<'_> {
                 "operator_scopes",
                 Value::Texts(operator_scopes(&c.allowed_scopes)),
             )],
-            Self::RequestIssuance(c, p) => vec![
-                ("scopes", Value::Texts(p.scopes.clone())),
-                ("operator_scopes", Value::Texts(operator_scopes(&p.scopes))),
-                (
-                    "ttl_seconds",
-                    Value::Number(i64::try_from(p.ttl_seconds).unwrap_or(i64::MAX)),
-                ),
-                (
-                    "max_ttl_seconds",
-                    Value::Number(i64::try_from(max_ttl_seconds(c.tier)).unwrap_or(i64::MAX)),
-                ),
-            ],
+            Self::RequestIssuance(c, p) => issuance_context(c, p),
+            Self::Issue(c, p, f) | Self::IssueWithoutApproval(c, p, f) => {
+                let mut context = issuance_context(c, p);
+                let long = |n: u64| Value::Number(i64::try_from(n).unwrap_or(i64::MAX));
+                context.push(("risk_score", Value::Number(i64::from(f.score()))));
+                context.push(("recent_requests", long(f.rate.recent)));
+                context.push(("baseline_requests", long(f.rate.baseline)));
+                context
+            }
+            Self::Approve(_, sponsors) | Self::Deny(_, sponsors) => {
+                vec![("approver_sponsors", Value::Texts((*sponsors).clone()))]
+            }
             _ => Vec::new(),
         }
     }

@@ -106,3 +106,16 @@ fn the_check_command_fails_on_a_broken_folder_and_passes_the_shipped_one() {
     assert_eq!(failed.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&failed.stderr).contains("typo"));
 }
+
+#[test]
+fn an_unusable_approval_annotation_is_refused() {
+    let files = with_extra(
+        "broken.cedar",
+        r#"@id("hold-forever") @approval_timeout_seconds("soon")
+forbid (principal, action == Clavis::Action::"IssueWithoutApproval", resource);"#,
+    );
+    assert!(matches!(
+        PolicyEngine::load(&files, "dev"),
+        Err(PolicyError::Annotation { .. })
+    ));
+}

@@ -63,6 +63,7 @@ fn params(scopes: &[&str]) -> IssuanceParams {
         scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
         audiences: vec!["clavis".into()],
         justification: "test".into(),
+        approval_window_seconds: None,
     }
     .validate()
     .unwrap()
@@ -86,8 +87,19 @@ fn request_by(requester: &Who) -> IssuanceRequest {
     }
 }
 
-fn engine(stage: &str) -> PolicyEngine {
-    PolicyEngine::shipped(stage).expect("the shipped policies load")
+/// The shipped policies for `stage`, loaded once per stage.
+fn engine(stage: &str) -> &'static PolicyEngine {
+    static ENGINES: std::sync::Mutex<Vec<&'static PolicyEngine>> =
+        std::sync::Mutex::new(Vec::new());
+    let mut loaded = ENGINES.lock().unwrap();
+    if let Some(e) = loaded.iter().find(|e| e.stage() == stage) {
+        return e;
+    }
+    let e: &'static PolicyEngine = Box::leak(Box::new(
+        PolicyEngine::shipped(stage).expect("the shipped policies load"),
+    ));
+    loaded.push(e);
+    e
 }
 
 fn decide(stage: &str, who: &Who, action: Action<'_>) -> Decision {
@@ -335,4 +347,210 @@ proptest! {
         let expected = held.contains(&"clavis.issuer") && asked.iter().all(|s| held.contains(s));
         prop_assert_eq!(d.allowed, expected, "held {:?} asked {:?}: {:?}", held, scopes, d);
     }
+}
+
+fn approval_of(request: &IssuanceRequest, target: &Client) -> clavis_core::approval::Approval {
+    clavis_core::approval::Approval {
+        approval_id: clavis_core::approval::approval_id_for(&request.request_id, 0),
+        request_id: request.request_id,
+        client_id: target.client_id,
+        requested_by: request.requested_by.clone(),
+        environment: target.environment,
+        tier: target.tier,
+        scopes: request.params.scopes.clone(),
+        audiences: request.params.audiences.clone(),
+        ttl_seconds: request.params.ttl_seconds,
+        justification: request.params.justification.clone(),
+        risk_score: 60,
+        reasons: vec![],
+        policies: vec![],
+        policy_version: "v".into(),
+        approvals_required: 1,
+        approvals: vec![],
+        status: clavis_core::approval::ApprovalStatus::Pending,
+        requested_at: OffsetDateTime::UNIX_EPOCH,
+        deadline: OffsetDateTime::UNIX_EPOCH,
+        outcome: None,
+    }
+}
+
+fn assess(
+    stage: &str,
+    who: &Who,
+    target: &Client,
+    p: &IssuanceParams,
+) -> clavis_policy::RiskOutcome {
+    assess_at(
+        stage,
+        who,
+        target,
+        p,
+        clavis_core::risk::IssuanceRate::default(),
+    )
+}
+
+fn assess_at(
+    stage: &str,
+    who: &Who,
+    target: &Client,
+    p: &IssuanceParams,
+    rate: clavis_core::risk::IssuanceRate,
+) -> clavis_policy::RiskOutcome {
+    let factors = clavis_core::risk::RiskFactors::of(target, p, rate);
+    engine(stage)
+        .assess(who.operator(), target, p, &factors)
+        .unwrap()
+}
+
+#[test]
+fn an_ordinary_dev_issuance_is_allowed_without_approval() {
+    let outcome = assess(
+        "dev",
+        &Who::with(&ALL),
+        &client(Environment::Dev, &["billing:read"]),
+        &params(&["billing:read"]),
+    );
+    assert_eq!(outcome.decision, clavis_core::risk::RiskDecision::Allow);
+    assert!(outcome.policies.is_empty() && outcome.reasons.is_empty());
+}
+
+#[test]
+fn administrator_scopes_and_privileged_clients_wait_for_approval() {
+    let admin = Who::with(&ALL);
+    let operator_client = client(Environment::Dev, &ALL);
+    let held = assess("dev", &admin, &operator_client, &params(&["clavis.admin"]));
+    assert_eq!(held.decision, clavis_core::risk::RiskDecision::Hold);
+    assert!(
+        held.policies
+            .contains(&"administrator-scope-needs-approval".to_owned()),
+        "{held:?}"
+    );
+    assert_eq!(
+        (held.approvals_required, held.approval_timeout_seconds),
+        (1, 86400)
+    );
+
+    let mut privileged = client(Environment::Dev, &["billing:read"]);
+    privileged.tier = Tier::Privileged;
+    let held = assess("dev", &admin, &privileged, &params(&["billing:read"]));
+    assert_eq!(held.decision, clavis_core::risk::RiskDecision::Hold);
+    assert_eq!(held.policies, ["privileged-tier-needs-approval"]);
+}
+
+#[test]
+fn privileged_requests_in_prod_need_two_approvers() {
+    let admin = Who::with(&ALL);
+    let mut privileged = client(Environment::Prod, &["billing:read"]);
+    privileged.tier = Tier::Privileged;
+    let held = assess("prod", &admin, &privileged, &params(&["billing:read"]));
+    assert_eq!(held.decision, clavis_core::risk::RiskDecision::Hold);
+    assert_eq!(held.approvals_required, 2, "{held:?}");
+    let mut standard = client(Environment::Prod, &["billing:read"]);
+    standard.tier = Tier::Standard;
+    assert_eq!(
+        assess("prod", &admin, &standard, &params(&["billing:read"])).decision,
+        clavis_core::risk::RiskDecision::Allow
+    );
+}
+
+#[test]
+fn an_extreme_risk_is_denied_outright() {
+    let admin = Who::with(&ALL);
+    let mut operator_client = client(Environment::Prod, &ALL);
+    operator_client.tier = Tier::Privileged;
+    let mut p = params(&["clavis.admin"]);
+    p.ttl_seconds = clavis_core::issuance::max_ttl_seconds(Tier::Privileged);
+    let denied = assess("prod", &admin, &operator_client, &p);
+    assert_eq!(denied.decision, clavis_core::risk::RiskDecision::Deny);
+    assert_eq!(denied.policies, ["extreme-risk-is-refused"]);
+}
+
+#[test]
+fn nobody_approves_their_own_request_or_one_of_their_sponsor() {
+    let requester = Who::with(&ALL);
+    let target = client(Environment::Dev, &["billing:read"]);
+    let approval = approval_of(&request_by(&requester), &target);
+    let bootstrap = set(&["bootstrap"]);
+    // The requester holds clavis.approver and still may not.
+    let own = decide("dev", &requester, Action::Approve(&approval, &bootstrap));
+    assert_eq!(
+        (own.allowed, own.policies.as_slice()),
+        (false, &["no-self-approval".to_owned()][..])
+    );
+    // An approver the requester registered (or issued a credential to) may not.
+    let puppet = Who::with(&["clavis.approver"]);
+    let sponsors = set(&[&requester.client_id.to_string()]);
+    let d = decide("dev", &puppet, Action::Approve(&approval, &sponsors));
+    assert_eq!(
+        (d.allowed, d.policies.as_slice()),
+        (false, &["no-sock-puppets".to_owned()][..])
+    );
+    // An independent approver may, once.
+    let independent = Who::with(&["clavis.approver"]);
+    assert!(decide("dev", &independent, Action::Approve(&approval, &bootstrap)).allowed);
+    let mut voted = approval.clone();
+    voted.approvals.push(clavis_core::approval::Vote {
+        approver: independent.client_id.to_string(),
+        at: OffsetDateTime::UNIX_EPOCH,
+        reason: "ok".into(),
+    });
+    let twice = decide("dev", &independent, Action::Approve(&voted, &bootstrap));
+    assert_eq!(twice.policies, ["one-approval-each"]);
+    // Without clavis.approver nobody decides; an approver may deny.
+    assert!(
+        !decide(
+            "dev",
+            &Who::with(&["clavis.admin"]),
+            Action::Approve(&approval, &bootstrap)
+        )
+        .allowed
+    );
+    assert!(decide("dev", &independent, Action::Deny(&approval, &bootstrap)).allowed);
+    assert!(
+        decide(
+            "dev",
+            &Who::with(&["clavis.auditor"]),
+            Action::ReadApproval(&approval)
+        )
+        .allowed
+    );
+    assert!(
+        !decide(
+            "dev",
+            &Who::with(&["clavis.issuer"]),
+            Action::ReadApproval(&approval)
+        )
+        .allowed
+    );
+}
+
+#[test]
+fn a_spike_over_the_clients_baseline_is_held_as_an_anomaly() {
+    use clavis_core::risk::{IssuanceRate, RiskDecision};
+    let admin = Who::with(&ALL);
+    let target = client(Environment::Dev, &["billing:read"]);
+    let p = params(&["billing:read"]);
+    let at = |recent, baseline| {
+        assess_at(
+            "dev",
+            &admin,
+            &target,
+            &p,
+            IssuanceRate { recent, baseline },
+        )
+    };
+    // A new client: the floor of 20 is its baseline.
+    assert_eq!(at(20, 0).decision, RiskDecision::Allow);
+    let spike = at(21, 0);
+    assert_eq!(spike.decision, RiskDecision::Hold);
+    assert!(spike.anomaly);
+    assert_eq!(spike.policies, ["issuance-spike-is-held"]);
+    assert_eq!(spike.approval_timeout_seconds, 3600);
+    // A busy client's own baseline moves the line.
+    assert_eq!(at(40, 15).decision, RiskDecision::Allow);
+    assert_eq!(at(46, 15).decision, RiskDecision::Hold);
+    // A hold for another reason is no anomaly.
+    let mut privileged = target.clone();
+    privileged.tier = Tier::Privileged;
+    assert!(!assess("dev", &admin, &privileged, &p).anomaly);
 }

@@ -82,10 +82,13 @@ impl Repository {
     pub async fn create_request(&self, request: &IssuanceRequest) -> Result<Created, Error> {
         let item = items::to_item(request, keys::request(&request.request_id), REQUEST, 1)?;
         let write = self.put_new(item, UserError::Conflict("request exists".into()))?;
+        // Counted with the request: a repeated request (same id) is cancelled whole and counts
+        // nothing.
+        let counted = self.count_request(&request.client_id, request.requested_at)?;
         let result = self
             .commit(AuditedChange {
                 client_id: request.client_id,
-                writes: vec![write],
+                writes: vec![write, counted],
                 entry: entry(
                     &request.requested_by,
                     "credential.requested",
@@ -129,6 +132,7 @@ impl Repository {
         &self,
         credential: &Credential,
         pickup: &PickupCopy,
+        risk_score: Option<u32>,
         actor: &str,
         at: OffsetDateTime,
     ) -> Result<AuditRecord, Error> {
@@ -179,6 +183,10 @@ impl Repository {
                     ("audiences", join(&credential.audiences)),
                     ("expires_at", rfc3339(credential.expires_at)),
                     ("policy_version", credential.policy_version.clone()),
+                    (
+                        "risk_score",
+                        risk_score.map(|s| s.to_string()).unwrap_or_default(),
+                    ),
                 ],
             ),
             at,
@@ -386,7 +394,8 @@ impl Repository {
         Ok(copy)
     }
 
-    fn update_request(
+    /// A conditional update of request `id` (`set` gains the version bump).
+    pub(crate) fn update_request(
         &self,
         id: &RequestId,
         set: &str,

@@ -1,6 +1,6 @@
 //! Key layout of the single table. One place decides every `pk`/`sk`.
 
-use clavis_core::ids::{ClientId, CredentialId, RequestId};
+use clavis_core::ids::{ApprovalId, ClientId, CredentialId, RequestId};
 
 /// Partition key attribute.
 pub const PK: &str = "pk";
@@ -41,6 +41,16 @@ pub fn active_policy() -> (String, String) {
     ("POLICY".into(), "ACTIVE".into())
 }
 
+/// Partition of a client's per-minute issuance counters.
+pub fn rate_partition(id: &ClientId) -> String {
+    format!("RATE#{id}")
+}
+
+/// Sort key of the counter of `minute` (`YYYY-MM-DDTHH:MM`, UTC): keys sort by time.
+pub fn rate_minute(minute: &str) -> String {
+    format!("MIN#{minute}")
+}
+
 /// Key of the expiry sweep's checkpoint (the first day not yet drained).
 pub fn expiry_checkpoint() -> (String, String) {
     ("SWEEP".into(), "EXPIRY".into())
@@ -49,6 +59,11 @@ pub fn expiry_checkpoint() -> (String, String) {
 /// Key of an issuance request item.
 pub fn request(id: &RequestId) -> (String, String) {
     (format!("REQUEST#{id}"), "REQUEST".into())
+}
+
+/// Key of an approval item.
+pub fn approval(id: &ApprovalId) -> (String, String) {
+    (format!("APPROVAL#{id}"), "APPROVAL".into())
 }
 
 /// Key of a request's one-time secret pickup copy.

@@ -4,6 +4,7 @@
 //! client's chain head ([`audited`]), so there is no change without its record. Items carry a
 //! `version` attribute for optimistic concurrency.
 
+pub mod approvals;
 pub mod audited;
 pub mod client_revocation;
 pub mod clients;
@@ -14,6 +15,7 @@ pub mod items;
 pub mod keys;
 pub mod outbox;
 pub mod policy;
+pub mod rates;
 pub mod request_replay;
 pub mod revocations;
 pub mod trail;

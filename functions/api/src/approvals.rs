@@ -1,0 +1,200 @@
+//! Out-of-band approval over HTTP: approvers list what waits, read one approval, and approve
+//! or deny it with a reason. The policy decides who may (separation of duties: not the
+//! requester, not an operator the requester sponsored, each approver once); the decision
+//! commits with its audit record, then resumes the held execution through its task token,
+//! which never leaves the server side.
+
+use std::collections::BTreeSet;
+
+use clavis_aws::workflows::Resumed;
+use clavis_core::approval::{Approval, ApprovalStatus, DecisionBody, Outcome, Vote};
+use clavis_core::ids::ApprovalId;
+use clavis_core::request::RequestProblem;
+use clavis_core::workflow::APPROVAL_DENIED;
+use clavis_core::{Error, FieldViolation, UserError};
+use clavis_lambda::body;
+use clavis_policy::Action;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::app::{App, json};
+use crate::auth::Principal;
+
+/// Default page size of `GET /v1/approvals`.
+const DEFAULT_LIMIT: i32 = 25;
+/// Largest page size.
+const MAX_LIMIT: i32 = 100;
+
+/// One page of pending approvals.
+#[derive(Debug, Serialize)]
+struct ApprovalPageView {
+    items: Vec<Approval>,
+    next: Option<String>,
+}
+
+impl App {
+    /// `GET /v1/approvals?limit=&cursor=`: pending approvals the caller may read.
+    pub(crate) async fn list_approvals(
+        &self,
+        req: &Request,
+        principal: &Principal,
+    ) -> Result<Response<Body>, Error> {
+        let params = req.query_string_parameters_ref();
+        let first = |name: &str| params.and_then(|q| q.first(name)).map(str::to_owned);
+        let limit = match first("limit") {
+            None => DEFAULT_LIMIT,
+            Some(v) => v
+                .parse::<i32>()
+                .ok()
+                .filter(|n| (1..=MAX_LIMIT).contains(n))
+                .ok_or_else(|| {
+                    UserError::Invalid(vec![FieldViolation::new(
+                        "limit",
+                        format!("must be 1 to {MAX_LIMIT}"),
+                    )])
+                })?,
+        };
+        let cursor = first("cursor");
+        self.policy_in_force().await?;
+        let page = self
+            .repo
+            .pending_approvals(limit, cursor.as_deref())
+            .await?;
+        let mut items = Vec::with_capacity(page.items.len());
+        for approval in page.items {
+            if self
+                .governance
+                .decide(principal.operator(), Action::ReadApproval(&approval))
+                .is_ok()
+            {
+                items.push(approval);
+            }
+        }
+        json(
+            200,
+            &ApprovalPageView {
+                items,
+                next: page.next,
+            },
+        )
+    }
+
+    /// `GET /v1/approvals/{approval_id}`.
+    pub(crate) async fn get_approval(
+        &self,
+        principal: &Principal,
+        id: &str,
+    ) -> Result<Response<Body>, Error> {
+        let approval = self.find_approval(id).await?.value;
+        self.authorize(principal, Action::ReadApproval(&approval))
+            .await?;
+        json(200, &approval)
+    }
+
+    /// `POST /v1/approvals/{approval_id}/approve|deny` with `{reason}`.
+    pub(crate) async fn decide_approval(
+        &self,
+        req: &Request,
+        principal: &Principal,
+        id: &str,
+        approve: bool,
+        now: OffsetDateTime,
+    ) -> Result<Response<Body>, Error> {
+        let reason =
+            body::parse_json::<DecisionBody>(req.headers(), req.body(), body::DEFAULT_LIMIT)?
+                .validate()?;
+        let approval = self.find_approval(id).await?;
+        if approval.value.status != ApprovalStatus::Pending {
+            return Err(UserError::Conflict(format!(
+                "approval {} is {}; only a pending approval can be decided",
+                approval.value.approval_id,
+                approval.value.status.as_str()
+            ))
+            .into());
+        }
+        if approval.value.deadline <= now {
+            return Err(UserError::Conflict(format!(
+                "approval {} passed its deadline",
+                approval.value.approval_id
+            ))
+            .into());
+        }
+        let sponsors = self.sponsors_of(principal).await?;
+        let action = if approve {
+            Action::Approve(&approval.value, &sponsors)
+        } else {
+            Action::Deny(&approval.value, &sponsors)
+        };
+        self.authorize(principal, action).await?;
+        let workflows = self.launcher.workflows();
+        let (decided, resumed) = if approve {
+            let vote = Vote {
+                approver: principal.actor(),
+                at: now,
+                reason,
+            };
+            let (decided, token) = self.repo.vote(&approval, &vote, now).await?;
+            let resumed = match token {
+                Some(token) => {
+                    let output = serde_json::json!({"approval_id": decided.approval_id});
+                    Some(workflows.succeed_task(&token, &output.to_string()).await?)
+                }
+                None => None,
+            };
+            (decided, resumed)
+        } else {
+            let outcome = Outcome {
+                by: principal.actor(),
+                at: now,
+                reason: reason.clone(),
+            };
+            let problem = RequestProblem {
+                type_: "urn:clavis:problem:forbidden".into(),
+                title: "Forbidden".into(),
+                status: 403,
+                detail: format!("denied by an approver: {reason}"),
+            };
+            let (decided, token) = self
+                .repo
+                .deny_approval(&approval, &outcome, &problem, now)
+                .await?;
+            let resumed = workflows
+                .fail_task(&token, APPROVAL_DENIED, &reason)
+                .await?;
+            (decided, Some(resumed))
+        };
+        if resumed == Some(Resumed::Gone) {
+            // Committed, but the execution no longer waits (its deadline passed meanwhile):
+            // the workflow's own end (a timeout denial) stands for the request.
+            tracing::warn!(approval_id = %decided.approval_id, "the held execution no longer waits");
+        }
+        tracing::info!(approval_id = %decided.approval_id, request_id = %decided.request_id, approve, status = decided.status.as_str(), "approval decided");
+        json(200, &decided)
+    }
+
+    /// Who sponsored `principal`: the operator that registered its client and the one that
+    /// requested its credential. An approver may not decide for either (no sock puppets).
+    async fn sponsors_of(&self, principal: &Principal) -> Result<BTreeSet<String>, Error> {
+        let mut sponsors = BTreeSet::from([principal.registered_by.clone()]);
+        if let Some(request_id) = &principal.credential_request
+            && let Some(request) = self.repo.get_request(request_id, true).await?
+        {
+            sponsors.insert(request.value.requested_by);
+        }
+        Ok(sponsors)
+    }
+
+    async fn find_approval(
+        &self,
+        id: &str,
+    ) -> Result<clavis_aws::dynamo::Versioned<Approval>, Error> {
+        let not_found = || UserError::NotFound("approval".into());
+        let id: ApprovalId = id.parse().map_err(|_| not_found())?;
+        Ok(self
+            .repo
+            .get_approval(&id, true)
+            .await?
+            .ok_or_else(not_found)?)
+    }
+}
