@@ -510,3 +510,39 @@ async fn thirty_issuances_in_a_minute_hold_the_excess_as_an_anomaly() {
     let released = held[0]["request_id"].as_str().unwrap();
     assert_eq!(settled_request(released).await["status"], "completed");
 }
+
+#[tokio::test]
+async fn a_request_whose_requester_was_revoked_during_the_hold_is_not_released() {
+    let _shared = GATE.read().await;
+    let (requester, secret) = new_operator(&["clavis.issuer"]).await;
+    let client = register_client("privileged", SCOPES, AUDIENCES).await;
+    let request_id = request(&basic(&requester, &secret), &client, json!({})).await;
+    let held = settled_or_held(&request_id).await;
+    assert_eq!(held["status"], "pending_approval", "{held}");
+    let approval_id = held["approval_id"].as_str().unwrap();
+    let revoked = http()
+        .post(url(&format!("/v1/clients/{requester}/revoke")))
+        .header("authorization", operator_auth())
+        .json(&json!({"reason": "key_compromise"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(revoked.status().is_success(), "{}", revoked.status());
+    let (status, problem) = approve_as_approver(approval_id, "looks fine").await;
+    assert_eq!(status, 409, "{problem}");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("no longer"),
+        "{problem}"
+    );
+    assert_eq!(approval(approval_id).await["approvals"], json!([]));
+    // Denying it ends it.
+    let (status, _) = decide(
+        &approver(),
+        approval_id,
+        "deny",
+        json!({"reason": "requester revoked"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(settled_request(&request_id).await["status"], "denied");
+}

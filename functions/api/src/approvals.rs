@@ -127,6 +127,9 @@ impl App {
             Action::Deny(&approval.value, &sponsors)
         };
         self.authorize(principal, action).await?;
+        if approve {
+            self.requester_still_may_ask(&approval.value, now).await?;
+        }
         let workflows = self.launcher.workflows();
         let (decided, resumed) = if approve {
             let vote = Vote {
@@ -171,6 +174,41 @@ impl App {
         }
         tracing::info!(approval_id = %decided.approval_id, request_id = %decided.request_id, approve, status = decided.status.as_str(), "approval decided");
         json(200, &decided)
+    }
+
+    /// A request is released only while its requester could still ask for it: its credential
+    /// usable and its client active (an operator revoked during the hold gets nothing).
+    async fn requester_still_may_ask(
+        &self,
+        approval: &Approval,
+        now: OffsetDateTime,
+    ) -> Result<(), Error> {
+        let request = self
+            .repo
+            .get_request(&approval.request_id, true)
+            .await?
+            .ok_or_else(|| UserError::NotFound("request".into()))?
+            .value;
+        let usable = match request.requested_by.parse() {
+            Ok(requester) => crate::auth::usable_credential(
+                &self.repo,
+                &request.requested_with,
+                Some(&requester),
+                now,
+            )
+            .await?
+            .is_some(),
+            Err(_) => false,
+        };
+        if usable {
+            Ok(())
+        } else {
+            Err(UserError::Conflict(format!(
+                "{} may no longer request credentials: deny this approval instead",
+                request.requested_by
+            ))
+            .into())
+        }
     }
 
     /// Who sponsored `principal`: the operator that registered its client and the one that
