@@ -184,8 +184,11 @@ async fn a_privileged_request_waits_until_an_independent_approver_releases_it() 
             .unwrap()
             .starts_with("clv_test_")
     );
-    // Deciding again is a conflict.
-    let (status, _) = approve_as_approver(&approval_id, "again").await;
+    // The same approver repeating its decision (a lost answer) gets the same approval, and
+    // nothing changes; another decision is a conflict.
+    let (status, again) = approve_as_approver(&approval_id, "again").await;
+    assert_eq!((status, &again), (200, &decided));
+    let (status, _) = decide(&approver(), &approval_id, "deny", json!({"reason": "late"})).await;
     assert_eq!(status, 409);
 
     // Every decision is in the client's audit chain, with its inputs and the policy version.
@@ -227,30 +230,24 @@ async fn a_privileged_request_waits_until_an_independent_approver_releases_it() 
 #[tokio::test]
 async fn an_operator_scope_request_waits_for_approval() {
     let _shared = GATE.read().await;
-    // A clavis.* scope (+30) on a standard dev client scores 30, below the threshold of 60,
-    // and is not clavis.admin: issued without approval.
-    let operator_client = register_client("standard", &["clavis.issuer"], &["clavis"]).await;
-    let issuer = request(
-        &operator_auth(),
-        &operator_client,
-        json!({"scopes": ["clavis.issuer"], "audiences": ["clavis"]}),
-    )
-    .await;
-    assert_eq!(settled_request(&issuer).await["status"], "completed");
-    let admin_client = register_client("standard", &["clavis.admin"], &["clavis"]).await;
-    let request_id = request(
-        &operator_auth(),
-        &admin_client,
-        json!({"scopes": ["clavis.admin"], "audiences": ["clavis"]}),
-    )
-    .await;
-    let held = settled_or_held(&request_id).await;
-    assert_eq!(held["status"], "pending_approval", "{held}");
-    let approval = approval(held["approval_id"].as_str().unwrap()).await;
-    assert_eq!(
-        approval["policies"],
-        json!(["administrator-scope-needs-approval"])
-    );
+    // Any clavis.* scope, even on a standard dev client scoring 30: an operator must not mint
+    // itself helpers that separation of duties would count as independent people.
+    for scope in ["clavis.issuer", "clavis.admin"] {
+        let operator_client = register_client("standard", &[scope], &["clavis"]).await;
+        let request_id = request(
+            &operator_auth(),
+            &operator_client,
+            json!({"scopes": [scope], "audiences": ["clavis"]}),
+        )
+        .await;
+        let held = settled_or_held(&request_id).await;
+        assert_eq!(held["status"], "pending_approval", "{scope}: {held}");
+        let approval = approval(held["approval_id"].as_str().unwrap()).await;
+        assert_eq!(
+            approval["policies"],
+            json!(["operator-scopes-need-approval"])
+        );
+    }
 }
 
 #[tokio::test]

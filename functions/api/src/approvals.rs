@@ -8,18 +8,26 @@ use std::collections::BTreeSet;
 
 use clavis_aws::workflows::Resumed;
 use clavis_core::approval::{Approval, ApprovalStatus, DecisionBody, Outcome, Vote};
-use clavis_core::ids::ApprovalId;
+use clavis_core::ids::{ApprovalId, ClientId, RequestId};
 use clavis_core::request::RequestProblem;
 use clavis_core::workflow::APPROVAL_DENIED;
 use clavis_core::{Error, FieldViolation, UserError};
 use clavis_lambda::body;
-use clavis_policy::Action;
+use clavis_policy::{Action, Sponsors};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::app::{App, json};
 use crate::auth::Principal;
+
+/// What deciding needs to know of the requester.
+struct Standing {
+    /// Its credential is usable and its client active.
+    may_ask: bool,
+    /// Who registered its client or requested its credential.
+    sponsors: BTreeSet<String>,
+}
 
 /// Default page size of `GET /v1/approvals`.
 const DEFAULT_LIMIT: i32 = 25;
@@ -105,6 +113,12 @@ impl App {
             body::parse_json::<DecisionBody>(req.headers(), req.body(), body::DEFAULT_LIMIT)?
                 .validate()?;
         let approval = self.find_approval(id).await?;
+        if let Some(answer) = self
+            .repeated_decision(&approval.value, principal, approve)
+            .await?
+        {
+            return Ok(answer);
+        }
         if approval.value.status != ApprovalStatus::Pending {
             return Err(UserError::Conflict(format!(
                 "approval {} is {}; only a pending approval can be decided",
@@ -120,15 +134,28 @@ impl App {
             ))
             .into());
         }
-        let sponsors = self.sponsors_of(principal).await?;
+        let requester = self.requester_standing(&approval.value, now).await?;
+        let sponsors = Sponsors {
+            approver: self
+                .sponsors(
+                    &principal.registered_by,
+                    principal.credential_request.as_ref(),
+                )
+                .await?,
+            requester: requester.sponsors,
+        };
         let action = if approve {
             Action::Approve(&approval.value, &sponsors)
         } else {
             Action::Deny(&approval.value, &sponsors)
         };
         self.authorize(principal, action).await?;
-        if approve {
-            self.requester_still_may_ask(&approval.value, now).await?;
+        if approve && !requester.may_ask {
+            return Err(UserError::Conflict(format!(
+                "{} may no longer request credentials: deny this approval instead",
+                approval.value.requested_by
+            ))
+            .into());
         }
         let workflows = self.launcher.workflows();
         let (decided, resumed) = if approve {
@@ -176,46 +203,96 @@ impl App {
         json(200, &decided)
     }
 
-    /// A request is released only while its requester could still ask for it: its credential
-    /// usable and its client active (an operator revoked during the hold gets nothing).
-    async fn requester_still_may_ask(
+    /// The same decision by the same approver again (its answer was lost, say): the
+    /// execution is resumed again with the recorded outcome and the approval answered as it
+    /// stands, so a failed resume can always be retried. `None` for anything else.
+    async fn repeated_decision(
+        &self,
+        approval: &Approval,
+        principal: &Principal,
+        approve: bool,
+    ) -> Result<Option<Response<Body>>, Error> {
+        let actor = principal.actor();
+        let workflows = self.launcher.workflows();
+        let repeated = match (approval.status, approve) {
+            (ApprovalStatus::Approved, true) if approval.approvers().contains(&actor) => {
+                let token = self.repo.task_token(&approval.approval_id).await?;
+                let output = serde_json::json!({"approval_id": approval.approval_id});
+                workflows.succeed_task(&token, &output.to_string()).await?;
+                true
+            }
+            (ApprovalStatus::Denied, false)
+                if approval.outcome.as_ref().is_some_and(|o| o.by == actor) =>
+            {
+                let token = self.repo.task_token(&approval.approval_id).await?;
+                let reason = approval
+                    .outcome
+                    .as_ref()
+                    .map(|o| o.reason.clone())
+                    .unwrap_or_default();
+                workflows
+                    .fail_task(&token, APPROVAL_DENIED, &reason)
+                    .await?;
+                true
+            }
+            _ => false,
+        };
+        if !repeated {
+            return Ok(None);
+        }
+        tracing::info!(approval_id = %approval.approval_id, approve, "approval decision repeated");
+        json(200, approval).map(Some)
+    }
+
+    /// Whether the requester could still ask for this request (its credential usable, its
+    /// client active: an operator revoked during the hold gets nothing), and who sponsored it.
+    async fn requester_standing(
         &self,
         approval: &Approval,
         now: OffsetDateTime,
-    ) -> Result<(), Error> {
+    ) -> Result<Standing, Error> {
         let request = self
             .repo
             .get_request(&approval.request_id, true)
             .await?
             .ok_or_else(|| UserError::NotFound("request".into()))?
             .value;
-        let usable = match request.requested_by.parse() {
-            Ok(requester) => crate::auth::usable_credential(
-                &self.repo,
-                &request.requested_with,
-                Some(&requester),
-                now,
-            )
-            .await?
-            .is_some(),
-            Err(_) => false,
+        let Ok(requester) = request.requested_by.parse::<ClientId>() else {
+            return Ok(Standing {
+                may_ask: false,
+                sponsors: BTreeSet::new(),
+            });
         };
-        if usable {
-            Ok(())
-        } else {
-            Err(UserError::Conflict(format!(
-                "{} may no longer request credentials: deny this approval instead",
-                request.requested_by
-            ))
-            .into())
-        }
+        let (credential, client) = self
+            .repo
+            .get_credential_and_client(&request.requested_with, &requester)
+            .await?;
+        let may_ask = match (&credential, &client) {
+            (Some(c), Some(k)) => c.value.is_usable_for(&k.value, now),
+            _ => false,
+        };
+        let sponsors = match client {
+            Some(k) => {
+                self.sponsors(
+                    &k.value.owner,
+                    credential.and_then(|c| c.value.request_id).as_ref(),
+                )
+                .await?
+            }
+            None => BTreeSet::new(),
+        };
+        Ok(Standing { may_ask, sponsors })
     }
 
-    /// Who sponsored `principal`: the operator that registered its client and the one that
-    /// requested its credential. An approver may not decide for either (no sock puppets).
-    async fn sponsors_of(&self, principal: &Principal) -> Result<BTreeSet<String>, Error> {
-        let mut sponsors = BTreeSet::from([principal.registered_by.clone()]);
-        if let Some(request_id) = &principal.credential_request
+    /// Who sponsored an operator: the one that registered its client (`registered_by`) and the
+    /// one that requested its credential (the requester of `credential_request`).
+    async fn sponsors(
+        &self,
+        registered_by: &str,
+        credential_request: Option<&RequestId>,
+    ) -> Result<BTreeSet<String>, Error> {
+        let mut sponsors = BTreeSet::from([registered_by.to_owned()]);
+        if let Some(request_id) = credential_request
             && let Some(request) = self.repo.get_request(request_id, true).await?
         {
             sponsors.insert(request.value.requested_by);

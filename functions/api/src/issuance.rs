@@ -74,9 +74,10 @@ impl App {
             .await?
             .ok_or_else(|| UserError::NotFound("client".into()))?
             .value;
-        params.check_against(&client)?;
+        // Policy first: a caller it refuses learns nothing of what the client may have.
         self.authorize(principal, Action::RequestIssuance(&client, &params))
             .await?;
+        params.check_against(&client)?;
 
         let request = IssuanceRequest {
             request_id: request_id_for(&client_id, &principal.client_id, key),

@@ -142,10 +142,7 @@ mod tests {
         by_policy.error = None;
         let (reason, detail) = explain(&by_policy).unwrap();
         assert_eq!(reason, DenialReason::Policy);
-        assert!(
-            detail.contains("administrator-scope-needs-approval"),
-            "{detail}"
-        );
+        assert!(detail.contains("operator-scopes-need-approval"), "{detail}");
         by_policy.assessment = None;
         assert!(explain(&by_policy).is_err());
     }

@@ -28,6 +28,15 @@ pub struct Held {
     pub status: &'static str,
 }
 
+/// The approval's deadline: Step Functions started the task's timer a moment before this step
+/// ran, so the deadline shown to approvers (and enforced by the api) ends a little earlier, by
+/// a tenth of the window (at most 30 s), in whole seconds (so the index sorts as time does).
+pub fn deadline(now: OffsetDateTime, timeout_seconds: i64) -> OffsetDateTime {
+    let margin = (timeout_seconds / 10).min(30);
+    let at = now + Duration::seconds(timeout_seconds - margin);
+    at.replace_nanosecond(0).unwrap_or(at)
+}
+
 /// Stores the approval of a held request and queues its event.
 pub async fn request_approval(
     repo: &Repository,
@@ -50,6 +59,7 @@ pub async fn request_approval(
     let approval = Approval {
         approval_id: approval_id_for(&request.request_id, request.attempt),
         request_id: request.request_id,
+        attempt: request.attempt,
         client_id: client.client_id,
         requested_by: request.requested_by.clone(),
         environment: client.environment,
@@ -66,7 +76,7 @@ pub async fn request_approval(
         approvals: Vec::new(),
         status: ApprovalStatus::Pending,
         requested_at: now,
-        deadline: now + Duration::seconds(timeout),
+        deadline: deadline(now, timeout),
         outcome: None,
     };
     let event = ApprovalRequested {
@@ -108,6 +118,25 @@ pub async fn request_approval(
         approval_id: approval.approval_id,
         status: "pending_approval",
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_deadline_ends_before_the_step_functions_timer_in_whole_seconds() {
+        let now = OffsetDateTime::UNIX_EPOCH + Duration::milliseconds(1_500);
+        assert_eq!(
+            deadline(now, 3600),
+            OffsetDateTime::UNIX_EPOCH + Duration::seconds(3571)
+        );
+        assert_eq!(
+            deadline(now, 3),
+            OffsetDateTime::UNIX_EPOCH + Duration::seconds(4)
+        );
+        assert_eq!(deadline(now, 86_400).nanosecond(), 0);
+    }
 }
 
 #[cfg(test)]

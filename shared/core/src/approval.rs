@@ -73,6 +73,9 @@ pub struct Approval {
     pub approval_id: ApprovalId,
     /// The held request.
     pub request_id: RequestId,
+    /// The request's attempt it holds (a replayed request is held again, by its own approval).
+    #[serde(default)]
+    pub attempt: u32,
     /// The client the credential is for.
     pub client_id: ClientId,
     /// Who asked (operator client id).

@@ -9,4 +9,4 @@ pub mod model;
 
 pub use engine::{Decision, PolicyEngine, PolicyError, RiskOutcome};
 pub use files::PolicyFile;
-pub use model::{Action, Operator};
+pub use model::{Action, Operator, Sponsors};

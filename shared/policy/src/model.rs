@@ -15,6 +15,16 @@ use clavis_core::risk::RiskFactors;
 
 pub use clavis_core::risk::OPERATOR_SCOPE_PREFIX;
 
+/// Who sponsored the two sides of an approval: the operators that registered each one's client
+/// or requested the credential it acts with (`bootstrap` for the first operators).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sponsors {
+    /// The approver's sponsors.
+    pub approver: BTreeSet<String>,
+    /// The requester's sponsors.
+    pub requester: BTreeSet<String>,
+}
+
 /// The caller a decision is about: one operator credential, with the scopes it holds now.
 #[derive(Debug, Clone, Copy)]
 pub struct Operator<'a> {
@@ -57,11 +67,10 @@ pub enum Action<'a> {
     IssueWithoutApproval(&'a Client, &'a IssuanceParams, &'a RiskFactors),
     /// Read a held issuance's approval.
     ReadApproval(&'a Approval),
-    /// Approve it; with the operators that sponsored the approver (registered its client or
-    /// requested its credential).
-    Approve(&'a Approval, &'a BTreeSet<String>),
-    /// Deny it; with the approver's sponsors.
-    Deny(&'a Approval, &'a BTreeSet<String>),
+    /// Approve it, knowing who sponsored whom.
+    Approve(&'a Approval, &'a Sponsors),
+    /// Deny it.
+    Deny(&'a Approval, &'a Sponsors),
 }
 
 impl Action<'_> {
@@ -261,9 +270,13 @@ impl Action<'_> {
                 context.push(("baseline_requests", long(f.rate.baseline)));
                 context
             }
-            Self::Approve(_, sponsors) | Self::Deny(_, sponsors) => {
-                vec![("approver_sponsors", Value::Texts((*sponsors).clone()))]
-            }
+            Self::Approve(_, sponsors) | Self::Deny(_, sponsors) => vec![
+                ("approver_sponsors", Value::Texts(sponsors.approver.clone())),
+                (
+                    "requester_sponsors",
+                    Value::Texts(sponsors.requester.clone()),
+                ),
+            ],
             _ => Vec::new(),
         }
     }

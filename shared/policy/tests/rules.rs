@@ -353,6 +353,7 @@ fn approval_of(request: &IssuanceRequest, target: &Client) -> clavis_core::appro
     clavis_core::approval::Approval {
         approval_id: clavis_core::approval::approval_id_for(&request.request_id, 0),
         request_id: request.request_id,
+        attempt: 0,
         client_id: target.client_id,
         requested_by: request.requested_by.clone(),
         environment: target.environment,
@@ -422,7 +423,7 @@ fn administrator_scopes_and_privileged_clients_wait_for_approval() {
     assert_eq!(held.decision, clavis_core::risk::RiskDecision::Hold);
     assert!(
         held.policies
-            .contains(&"administrator-scope-needs-approval".to_owned()),
+            .contains(&"operator-scopes-need-approval".to_owned()),
         "{held:?}"
     );
     assert_eq!(
@@ -470,7 +471,10 @@ fn nobody_approves_their_own_request_or_one_of_their_sponsor() {
     let requester = Who::with(&ALL);
     let target = client(Environment::Dev, &["billing:read"]);
     let approval = approval_of(&request_by(&requester), &target);
-    let bootstrap = set(&["bootstrap"]);
+    let bootstrap = clavis_policy::Sponsors {
+        approver: set(&["bootstrap"]),
+        requester: set(&["bootstrap"]),
+    };
     // The requester holds clavis.approver and still may not.
     let own = decide("dev", &requester, Action::Approve(&approval, &bootstrap));
     assert_eq!(
@@ -479,11 +483,26 @@ fn nobody_approves_their_own_request_or_one_of_their_sponsor() {
     );
     // An approver the requester registered (or issued a credential to) may not.
     let puppet = Who::with(&["clavis.approver"]);
-    let sponsors = set(&[&requester.client_id.to_string()]);
+    let sponsors = clavis_policy::Sponsors {
+        approver: set(&[&requester.client_id.to_string()]),
+        requester: set(&["bootstrap"]),
+    };
     let d = decide("dev", &puppet, Action::Approve(&approval, &sponsors));
     assert_eq!(
         (d.allowed, d.policies.as_slice()),
         (false, &["no-sock-puppets".to_owned()][..])
+    );
+    // Nor one of a requester the approver registered or requested a credential for (an
+    // operator with both scopes may not run a puppet requester and approve its requests).
+    let puppeteer = Who::with(&["clavis.approver"]);
+    let sponsors = clavis_policy::Sponsors {
+        approver: set(&["bootstrap"]),
+        requester: set(&[&puppeteer.client_id.to_string()]),
+    };
+    let d = decide("dev", &puppeteer, Action::Approve(&approval, &sponsors));
+    assert_eq!(
+        (d.allowed, d.policies.as_slice()),
+        (false, &["no-puppet-requesters".to_owned()][..])
     );
     // An independent approver may, once.
     let independent = Who::with(&["clavis.approver"]);
@@ -553,4 +572,23 @@ fn a_spike_over_the_clients_baseline_is_held_as_an_anomaly() {
     let mut privileged = target.clone();
     privileged.tier = Tier::Privileged;
     assert!(!assess("dev", &admin, &privileged, &p).anomaly);
+}
+
+#[test]
+fn any_operator_scope_waits_for_approval() {
+    let admin = Who::with(&ALL);
+    let operator_client = client(Environment::Dev, &ALL);
+    for scope in ALL {
+        let held = assess("dev", &admin, &operator_client, &params(&[scope]));
+        assert_eq!(
+            held.decision,
+            clavis_core::risk::RiskDecision::Hold,
+            "{scope}"
+        );
+        assert!(
+            held.policies
+                .contains(&"operator-scopes-need-approval".to_owned()),
+            "{held:?}"
+        );
+    }
 }

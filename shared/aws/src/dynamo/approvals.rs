@@ -55,6 +55,10 @@ fn text(s: &str) -> AttributeValue {
     AttributeValue::S(s.to_owned())
 }
 
+fn number(n: u32) -> AttributeValue {
+    AttributeValue::N(n.to_string())
+}
+
 impl Repository {
     /// Holds the approval's request for approvers: the approval (with `task_token` beside it)
     /// waits in the pending index, the request becomes `pending_approval`, `events` are queued,
@@ -126,7 +130,8 @@ impl Repository {
     }
 
     async fn refresh_task_token(&self, id: &ApprovalId, task_token: &str) -> Result<(), Error> {
-        self.db
+        let result = self
+            .db
             .update_item()
             .table_name(&self.table)
             .set_key(Some(items::key(keys::approval(id))))
@@ -137,9 +142,21 @@ impl Repository {
             .expression_attribute_values(":token", text(task_token))
             .expression_attribute_values(":pending", text("pending"))
             .send()
-            .await
-            .map_err(|e| fault::from_sdk("dynamodb", &e))?;
-        Ok(())
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                // Not a retried hold: the request moved on, or its approval was decided.
+                Err(UserError::Conflict(format!(
+                    "approval {id} cannot hold its request again: it was decided, or the request is no longer pending"
+                ))
+                .into())
+            }
+            Err(e) => Err(fault::from_sdk("dynamodb", &e).into()),
+        }
     }
 
     /// Reads an approval (never its task token); `None` if unknown.
@@ -167,8 +184,8 @@ impl Repository {
         }
     }
 
-    /// The task token of an approval, for resuming its execution.
-    async fn task_token(&self, id: &ApprovalId) -> Result<String, Error> {
+    /// The task token of an approval, for resuming its execution (never answered).
+    pub async fn task_token(&self, id: &ApprovalId) -> Result<String, Error> {
         let out = self
             .db
             .get_item()
@@ -258,10 +275,13 @@ impl Repository {
             writes.push(self.update_request(
                 &updated.request_id,
                 "SET #status = :pending",
-                "#status = :held",
+                // This approval's attempt: a stale approval of an attempt replay restarted
+                // cannot release the new one.
+                "#status = :held AND attempt = :attempt",
                 &[
                     (":pending", text("pending")),
                     (":held", text("pending_approval")),
+                    (":attempt", number(updated.attempt)),
                 ],
                 UserError::Conflict(format!(
                     "request {} is no longer waiting for approval",
@@ -338,11 +358,12 @@ impl Repository {
             self.update_request(
                 &updated.request_id,
                 "SET #status = :denied, problem = :problem",
-                "#status = :held",
+                "#status = :held AND attempt = :attempt",
                 &[
                     (":denied", text("denied")),
                     (":problem", problem_item),
                     (":held", text("pending_approval")),
+                    (":attempt", number(updated.attempt)),
                 ],
                 UserError::Conflict(format!(
                     "request {} is no longer waiting for approval",
@@ -497,6 +518,19 @@ fn decode_cursor(cursor: &str) -> Result<Item, Error> {
     if plain.len() != wanted.len() || !wanted.iter().all(|k| plain.contains_key(*k)) {
         return Err(bad().into());
     }
+    // Only what the index can hold: a forged key would be DynamoDB's validation error (a 5xx).
+    let well_formed = plain.get(QUEUE).is_some_and(|q| q == "pending")
+        && plain.get(keys::SK).is_some_and(|k| k == "APPROVAL")
+        && plain
+            .get(keys::PK)
+            .and_then(|k| k.strip_prefix("APPROVAL#"))
+            .is_some_and(|id| id.parse::<ApprovalId>().is_ok())
+        && plain.get("deadline").is_some_and(|d| {
+            OffsetDateTime::parse(d, &time::format_description::well_known::Rfc3339).is_ok()
+        });
+    if !well_formed {
+        return Err(bad().into());
+    }
     Ok(plain
         .into_iter()
         .map(|(k, v)| (k, AttributeValue::S(v)))
@@ -510,7 +544,7 @@ mod tests {
     #[test]
     fn cursors_round_trip_and_garbage_is_refused() {
         let key: Item = [
-            (keys::PK, "APPROVAL#apr_x"),
+            (keys::PK, "APPROVAL#apr_01KBZ3G5Q6M8N0P2R4T6V8X0Y2"),
             (keys::SK, "APPROVAL"),
             (QUEUE, "pending"),
             ("deadline", "2026-12-03T10:00:00Z"),
@@ -520,7 +554,16 @@ mod tests {
         .collect();
         let cursor = encode_cursor(&key).unwrap();
         assert_eq!(decode_cursor(&cursor).unwrap(), key);
-        for bad in ["", "!!", "e30", &URL_SAFE_NO_PAD.encode(r#"{"pk":"x"}"#)] {
+        let forged = URL_SAFE_NO_PAD.encode(
+            r#"{"pk":"APPROVAL#apr_01KBZ3G5Q6M8N0P2R4T6V8X0Y2","sk":"APPROVAL","approval_queue":"x","deadline":"2026-12-03T10:00:00Z"}"#,
+        );
+        for bad in [
+            "",
+            "!!",
+            "e30",
+            &URL_SAFE_NO_PAD.encode(r#"{"pk":"x"}"#),
+            &forged,
+        ] {
             assert!(decode_cursor(bad).is_err(), "{bad}");
         }
     }
