@@ -543,3 +543,42 @@ async fn a_request_whose_requester_was_revoked_during_the_hold_is_not_released()
     assert_eq!(status, 200);
     assert_eq!(settled_request(&request_id).await["status"], "denied");
 }
+
+#[tokio::test]
+async fn a_held_request_that_fails_takes_its_approval_out_of_the_list() {
+    let _shared = GATE.read().await;
+    let (client, request_id, approval_id) = held_request(json!({})).await;
+    // RecordFailure, as the workflow's Catch would run it for this request.
+    let failed = clavis_tests::invoke(
+        &clavis_tests::function_name("record-failure"),
+        &json!({"request_id": request_id, "client_id": client,
+                "error": {"Error": "Clavis.User.conflict", "Cause": "{\"errorMessage\":\"test\"}"}}),
+    )
+    .await;
+    assert!(failed.function_error.is_none(), "{failed:?}");
+    assert_eq!(settled_request(&request_id).await["status"], "failed");
+    let expired = approval(&approval_id).await;
+    assert_eq!(expired["status"], "expired", "{expired}");
+    let (status, _) = approve_as_approver(&approval_id, "too late").await;
+    assert_eq!(status, 409);
+    // Not in the pending list (paged to its end).
+    let repo = clavis_tests::repository().await;
+    let mut cursor: Option<String> = None;
+    for _ in 0..1000 {
+        let page = repo
+            .pending_approvals(100, cursor.as_deref())
+            .await
+            .unwrap();
+        assert!(
+            !page
+                .items
+                .iter()
+                .any(|a| a.approval_id.to_string() == approval_id),
+            "an expired approval is still listed"
+        );
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+}

@@ -8,9 +8,10 @@
 
 use clavis_aws::dynamo::Repository;
 use clavis_aws::sqs::QueueSender;
+use clavis_core::approval::{ApprovalStatus, approval_id_for};
 use clavis_core::issuance::credential_id_for;
 use clavis_core::lifecycle::CredentialState;
-use clavis_core::request::RequestProblem;
+use clavis_core::request::{RequestProblem, RequestStatus};
 use clavis_core::workflow::{
     CaughtError, ClientRef, FailedClientRevocation, FailedTask, RequestRef, WorkflowDeadLetter,
     WorkflowKind,
@@ -147,10 +148,21 @@ pub async fn record_failure(
         .get_credential(&credential_id, true)
         .await?
         .is_some_and(|c| c.value.status == CredentialState::Approved);
+    // A request that failed while held takes its pending approval with it (out of the list).
+    let held = match request.status {
+        RequestStatus::PendingApproval => repo
+            .get_approval(&approval_id_for(&request.request_id, request.attempt), true)
+            .await?
+            .filter(|a| a.value.status == ApprovalStatus::Pending)
+            .map(|a| repo.expire_approval(&a, ACTOR, &problem.detail, now))
+            .transpose()?,
+        _ => None,
+    };
     match repo
         .fail_request(
             &request,
             minted.then_some(&credential_id),
+            held,
             &problem,
             ACTOR,
             now,

@@ -451,6 +451,29 @@ impl Repository {
         .map(Some)
     }
 
+    /// The write that expires a still pending approval (for the transaction that ends its
+    /// request some other way, e.g. as failed).
+    pub fn expire_approval(
+        &self,
+        approval: &Versioned<Approval>,
+        by: &str,
+        reason: &str,
+        at: OffsetDateTime,
+    ) -> Result<ConditionalWrite, Error> {
+        let outcome = Outcome {
+            by: by.to_owned(),
+            at,
+            reason: reason.to_owned(),
+        };
+        let encoded = serde_dynamo::to_attribute_value(&outcome)
+            .map_err(|e| SystemFault::Internal(format!("cannot encode outcome: {e}")))?;
+        self.approval_update(
+            approval,
+            "SET #status = :expired, outcome = :outcome REMOVE #queue",
+            vec![(":expired", text("expired")), (":outcome", encoded)],
+        )
+    }
+
     fn approval_update(
         &self,
         approval: &Versioned<Approval>,

@@ -281,11 +281,13 @@ impl Repository {
     }
 
     /// Ends a request as failed with its problem; a minted, not yet active credential fails
-    /// with it and its pickup copy is deleted, so nothing half-issued remains.
+    /// with it and its pickup copy is deleted, and a pending approval of it expires (`held`,
+    /// see [`Repository::expire_approval`]), so nothing half-issued or half-held remains.
     pub async fn fail_request(
         &self,
         request: &IssuanceRequest,
         minted: Option<&CredentialId>,
+        held: Option<ConditionalWrite>,
         problem: &RequestProblem,
         actor: &str,
         at: OffsetDateTime,
@@ -304,6 +306,7 @@ impl Repository {
             ],
             UserError::Conflict(format!("request {} is already final", request.request_id)),
         )?];
+        writes.extend(held);
         if let Some(credential_id) = minted {
             let update = Update::builder()
                 .table_name(&self.table)
