@@ -179,6 +179,16 @@ pub async fn call(method: reqwest::Method, path: &str, authorization: &str) -> r
         .expect("request")
 }
 
+/// `POST /v1/requests/{request_id}/secret` with `authorization`: the answer, whatever its status.
+pub async fn pickup_secret(request_id: &str, authorization: &str) -> reqwest::Response {
+    call(
+        reqwest::Method::POST,
+        &format!("/v1/requests/{request_id}/secret"),
+        authorization,
+    )
+    .await
+}
+
 /// The status of `GET /v1/revocations?limit=1` with `authorization`.
 pub async fn registry_status(authorization: &str) -> u16 {
     call(
@@ -603,12 +613,8 @@ pub async fn issue_credential(
         let request_id = body["request_id"].as_str().expect("request_id").to_owned();
         let settled = settled_approving(&request_id).await;
         assert_eq!(settled["status"], "completed", "issuing a test credential");
-        body = http()
-            .post(url(&format!("/v1/requests/{request_id}/secret")))
-            .header("authorization", operator_auth())
-            .send()
+        body = pickup_secret(&request_id, &operator_auth())
             .await
-            .expect("pickup")
             .json()
             .await
             .expect("pickup json");

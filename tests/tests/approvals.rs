@@ -7,7 +7,7 @@
 use clavis_core::ids::ClientId;
 use clavis_tests::{
     approve_as_approver, audit_export, await_message, basic, http, new_operator, operator_auth,
-    register_client, settled_or_held, settled_request, snapshot, stack, url,
+    pickup_secret, register_client, settled_or_held, settled_request, snapshot, stack, url,
 };
 use serde_json::{Value, json};
 use tokio::sync::RwLock;
@@ -66,6 +66,22 @@ async fn decide(authorization: &str, approval_id: &str, verb: &str, body: Value)
     (status, resp.json().await.unwrap_or(Value::Null))
 }
 
+/// Approving as `authorization` is a 403 that names `policy`.
+async fn approval_refused_by(authorization: &str, approval_id: &str, policy: &str) {
+    let (status, problem) = decide(
+        authorization,
+        approval_id,
+        "approve",
+        json!({"reason": "let me"}),
+    )
+    .await;
+    assert_eq!(status, 403, "{problem}");
+    assert!(
+        problem["detail"].as_str().unwrap().contains(policy),
+        "{problem}"
+    );
+}
+
 async fn approval(approval_id: &str) -> Value {
     http()
         .get(url(&format!("/v1/approvals/{approval_id}")))
@@ -117,38 +133,15 @@ async fn a_privileged_request_waits_until_an_independent_approver_releases_it() 
     assert!(held.get("task_token").is_none(), "{held}");
 
     // The requester (it holds clavis.approver) may not approve its own request.
-    let (status, problem) = decide(
-        &operator_auth(),
-        &approval_id,
-        "approve",
-        json!({"reason": "mine"}),
-    )
-    .await;
-    assert_eq!(status, 403, "{problem}");
-    assert!(
-        problem["detail"]
-            .as_str()
-            .unwrap()
-            .contains("no-self-approval"),
-        "{problem}"
-    );
+    approval_refused_by(&operator_auth(), &approval_id, "no-self-approval").await;
     // Nor may an approver it registered and issued a credential to.
     let (puppet, puppet_secret) = new_operator(&["clavis.approver"]).await;
-    let (status, problem) = decide(
+    approval_refused_by(
         &basic(&puppet, &puppet_secret),
         &approval_id,
-        "approve",
-        json!({"reason": "boss said so"}),
+        "no-sock-puppets",
     )
     .await;
-    assert_eq!(status, 403, "{problem}");
-    assert!(
-        problem["detail"]
-            .as_str()
-            .unwrap()
-            .contains("no-sock-puppets"),
-        "{problem}"
-    );
     assert_eq!(
         approval(&approval_id).await["approvals"],
         json!([]),
@@ -169,12 +162,8 @@ async fn a_privileged_request_waits_until_an_independent_approver_releases_it() 
     );
     let done = settled_request(&request_id).await;
     assert_eq!(done["status"], "completed", "{done}");
-    let picked: Value = http()
-        .post(url(&format!("/v1/requests/{request_id}/secret")))
-        .header("authorization", operator_auth())
-        .send()
+    let picked: Value = pickup_secret(&request_id, &operator_auth())
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();

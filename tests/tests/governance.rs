@@ -11,8 +11,8 @@ use clavis_core::ids::ClientId;
 use clavis_policy::files;
 use clavis_tests::{
     audit_export, basic, call, get_json, http, issue_credential, new_operator, operator_auth,
-    operator_bearer, register_client, registry_status, repository, settled_request, snapshot,
-    stack, token_request, url,
+    operator_bearer, pickup_secret, register_client, registry_status, repository, settled_request,
+    snapshot, stack, token_request, url,
 };
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -166,11 +166,6 @@ async fn only_the_requester_picks_up_a_secret() {
         .to_owned();
     assert_eq!(settled_request(&request_id).await["status"], "completed");
 
-    let secret_path = format!("/v1/requests/{request_id}/secret");
-    let pickup = |authorization: String| {
-        let path = secret_path.clone();
-        async move { call(Method::POST, &path, &authorization).await }
-    };
     let request_path = format!("/v1/requests/{request_id}");
     let read = |authorization: String| {
         let path = request_path.clone();
@@ -179,7 +174,7 @@ async fn only_the_requester_picks_up_a_secret() {
     let before = tables().await;
     // The administrator holds every scope and still may not collect it; nor may another issuer.
     for authorization in [operator_auth(), basic(&other, &other_secret)] {
-        let resp = pickup(authorization).await;
+        let resp = pickup_secret(&request_id, &authorization).await;
         assert_eq!(resp.status(), 403);
         let body = resp.text().await.unwrap();
         assert!(!body.contains("clv_"), "{body}");
@@ -190,7 +185,7 @@ async fn only_the_requester_picks_up_a_secret() {
     assert_eq!(read(operator_auth()).await, 200);
     assert_eq!(read(basic(&requester, &requester_secret)).await, 200);
 
-    let resp = pickup(basic(&requester, &requester_secret)).await;
+    let resp = pickup_secret(&request_id, &basic(&requester, &requester_secret)).await;
     assert_eq!(resp.status(), 200);
     let body: Value = resp.json().await.unwrap();
     assert!(

@@ -99,15 +99,8 @@ pub async fn record_denial(
     if let Some(a) = &approval {
         facts.push(("approval_id", a.value.approval_id.to_string()));
     }
-    repo.deny_request(
-        &input.request_id,
-        approval.as_ref(),
-        &problem,
-        facts,
-        ACTOR,
-        now,
-    )
-    .await?;
+    repo.deny_request(&request, approval.as_ref(), &problem, facts, ACTOR, now)
+        .await?;
     tracing::info!(request_id = %input.request_id, ?reason, "request denied");
     Ok(Denied {
         request_id: input.request_id,

@@ -10,8 +10,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clavis_core::approval::{Approval, ApprovalStatus, Outcome, Vote};
 use clavis_core::audit::{AuditEntry, AuditRecord};
 use clavis_core::events::OutboxEvent;
-use clavis_core::ids::{ApprovalId, RequestId};
-use clavis_core::request::RequestProblem;
+use clavis_core::ids::ApprovalId;
+use clavis_core::request::{IssuanceRequest, RequestProblem};
 use clavis_core::{Error, FieldViolation, SystemFault, UserError};
 use time::OffsetDateTime;
 
@@ -395,18 +395,14 @@ impl Repository {
     /// left as it is (a retried or repeated denial), and answers `None`.
     pub async fn deny_request(
         &self,
-        request_id: &RequestId,
+        request: &IssuanceRequest,
         approval: Option<&Versioned<Approval>>,
         problem: &RequestProblem,
         detail: Vec<(&str, String)>,
         actor: &str,
         at: OffsetDateTime,
     ) -> Result<Option<AuditRecord>, Error> {
-        let request = self
-            .get_request(request_id, true)
-            .await?
-            .ok_or_else(|| UserError::NotFound(format!("request {request_id}")))?
-            .value;
+        let request_id = &request.request_id;
         if request.status == clavis_core::request::RequestStatus::Denied {
             return Ok(None);
         }
