@@ -835,3 +835,40 @@ pub async fn token_request(
 pub fn serde_urlencoded_form(pairs: &[(&str, &str)]) -> String {
     serde_urlencoded::to_string(pairs).expect("form pairs encode")
 }
+
+/// Asserts that `answer` is a problem with `status` whose `detail` names `needle`.
+pub fn assert_refused(answer: &(u16, serde_json::Value), status: u16, needle: &str) {
+    let (got, problem) = answer;
+    assert_eq!(*got, status, "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains(needle)),
+        "the problem should name {needle}: {problem}"
+    );
+}
+
+/// The rows of `table` that mention `id`: what to compare when other tests write concurrently.
+pub async fn rows_mentioning(table: &str, id: &str) -> Vec<String> {
+    snapshot(table)
+        .await
+        .into_iter()
+        .filter(|row| row.contains(id))
+        .collect()
+}
+
+/// Runs `scripts/<name>` against the stack under test and answers its JSON report.
+pub fn run_stack_script(name: &str) -> serde_json::Value {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let out = std::process::Command::new(format!("{root}/.local/venv/bin/python"))
+        .arg(format!("{root}/scripts/{name}"))
+        .args(["--stack", stack_path().to_str().expect("a UTF-8 path")])
+        .output()
+        .expect("the script runs");
+    assert!(
+        out.status.success(),
+        "{name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("a JSON report")
+}

@@ -343,7 +343,7 @@ async fn approvers_list_what_waits_and_others_may_not() {
         "?cursor=nope",
         "?cursor=e30",
     ] {
-        assert_eq!(list(approver(), bad.to_owned()).await.0, 422, "{bad}");
+        assert_eq!(list(approver(), bad.to_owned()).await.0, 400, "{bad}");
     }
 }
 

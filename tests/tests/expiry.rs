@@ -376,18 +376,7 @@ async fn credentials_from_before_the_sweep_are_backfilled_into_its_index() {
         .await
         .unwrap();
 
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-    let out = std::process::Command::new(format!("{root}/.local/venv/bin/python"))
-        .arg(format!("{root}/scripts/backfill-expiry-buckets"))
-        .args(["--stack", clavis_tests::stack_path().to_str().unwrap()])
-        .output()
-        .expect("the backfill runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = clavis_tests::run_stack_script("backfill-indexes");
     assert!(report["updated"].as_u64().unwrap() >= 1, "{report}");
 
     let stored = item(old).await;

@@ -25,6 +25,7 @@ fn client() -> Client {
         status: ClientStatus::Active,
         created_at: OffsetDateTime::now_utc(),
         revocation: None,
+        suspension: None,
     }
 }
 

@@ -235,9 +235,9 @@ async fn a_bad_registry_query_is_a_problem() {
             .send()
             .await
             .unwrap();
-        assert_eq!(resp.status(), 422, "{query}");
+        assert_eq!(resp.status(), 400, "{query}");
         let p: Value = resp.json().await.unwrap();
-        assert_eq!(p["type"], "urn:clavis:problem:invalid-request", "{query}");
+        assert_eq!(p["type"], "urn:clavis:problem:invalid-query", "{query}");
     }
     let resp = http().get(url("/v1/revocations")).send().await.unwrap();
     assert_eq!(resp.status(), 401, "the registry requires authentication");

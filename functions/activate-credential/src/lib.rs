@@ -1,14 +1,15 @@
 //! `ActivateCredential`: one conditional transaction makes the credential active, completes the
-//! request, writes the audit record and queues `Credential Issued` in the outbox. A retry after
-//! a commit whose answer was lost finds the work done and answers the same.
+//! request, writes the audit record and queues `Credential Issued` in the outbox; a successor
+//! also links its predecessor and queues `Credential Rotated`. A retry after a commit whose
+//! answer was lost finds the work done and answers the same.
 
 use clavis_aws::dynamo::Repository;
-use clavis_core::events::{ClavisEvent, CredentialIssued, EventMeta};
+use clavis_core::events::{ClavisEvent, CredentialIssued, CredentialRotated, EventMeta};
 use clavis_core::lifecycle::CredentialState;
 use clavis_core::request::RequestStatus;
 use clavis_core::workflow::{Issued, Minted};
 use clavis_core::{Error, SystemFault, UserError};
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
 
 /// The actor recorded for activation.
 pub const ACTOR: &str = "workflow:issue";
@@ -21,8 +22,10 @@ pub async fn activate_credential(
 ) -> Result<Issued, Error> {
     let issued = Issued {
         request_id: minted.request_id,
+        client_id: minted.client_id,
         credential_id: minted.credential_id,
         status: RequestStatus::Completed.as_str().to_owned(),
+        rotation: minted.rotation,
     };
     let credential = repo
         .get_credential(&minted.credential_id, true)
@@ -44,14 +47,25 @@ pub async fn activate_credential(
         audiences: credential.audiences.clone(),
         expires_at: credential.expires_at,
     };
+    let mut events = vec![event.to_outbox()];
+    if let (Some(rotation), Some(predecessor)) = (minted.rotation, credential.rotated_from) {
+        let overlap =
+            Duration::seconds(i64::try_from(rotation.overlap_seconds).unwrap_or(i64::MAX));
+        events.push(
+            CredentialRotated {
+                meta: EventMeta::new(now),
+                credential_id: credential.credential_id,
+                rotated_from: predecessor,
+                client_id: credential.client_id,
+                request_id: minted.request_id,
+                overlap_ends_at: now.saturating_add(overlap),
+                expires_at: credential.expires_at,
+            }
+            .to_outbox(),
+        );
+    }
     match repo
-        .activate(
-            &credential,
-            &minted.request_id,
-            &event.to_outbox(),
-            ACTOR,
-            now,
-        )
+        .activate(&credential, &minted.request_id, &events, ACTOR, now)
         .await
     {
         Ok(_) => {}

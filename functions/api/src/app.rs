@@ -22,6 +22,8 @@ use crate::issuance::IssueConfig;
 use crate::oauth::{OAuthConfig, PublishedKeys};
 use crate::routes::{Matched, NoRoute, Route, Router};
 
+/// The scopes that may read the inventory (the coarse gate; policy decides).
+const INVENTORY_READERS: [&str; 2] = [scopes::ADMIN, scopes::AUDITOR];
 /// The scopes that may see approvals (the coarse gate; policy decides).
 const APPROVAL_READERS: [&str; 3] = [scopes::APPROVER, scopes::ADMIN, scopes::AUDITOR];
 
@@ -111,8 +113,28 @@ impl App {
                 }
                 Ok(resp)
             }
+            Route::ListClients => {
+                let principal = self.operator_any(req, &INVENTORY_READERS, now).await?;
+                self.list_clients(req, &principal).await
+            }
+            Route::ListClientCredentials => {
+                let principal = self.operator_any(req, &INVENTORY_READERS, now).await?;
+                self.list_client_credentials(req, &principal, param(matched, "client_id"), now)
+                    .await
+            }
+            Route::SuspendClient | Route::ResumeClient => {
+                let suspend = matched.route == Route::SuspendClient;
+                let scope = if suspend {
+                    scopes::REVOKER
+                } else {
+                    scopes::ADMIN
+                };
+                let principal = self.operator(req, scope, now).await?;
+                self.change_standing(req, &principal, param(matched, "client_id"), suspend, now)
+                    .await
+            }
             Route::GetClient => {
-                let principal = self.operator(req, scopes::ADMIN, now).await?;
+                let principal = self.operator_any(req, &INVENTORY_READERS, now).await?;
                 let not_found = || UserError::NotFound("client".into());
                 let id: ClientId = matched
                     .param("client_id")
@@ -154,7 +176,8 @@ impl App {
                     .await
             }
             Route::PickupSecret => {
-                let principal = self.operator(req, scopes::ISSUER, now).await?;
+                // Issuers, and operators collecting their own rotation's secret: policy decides.
+                let principal = self.operator_any(req, &scopes::ALL, now).await?;
                 self.pickup_secret(&principal, param(matched, "request_id"), now)
                     .await
             }
@@ -177,6 +200,12 @@ impl App {
             Route::RevokeCredential => {
                 let principal = self.operator(req, scopes::REVOKER, now).await?;
                 self.revoke_credential(req, &principal, param(matched, "credential_id"), now)
+                    .await
+            }
+            Route::RotateCredential => {
+                // Issuers, and any operator rotating its own credential: policy decides.
+                let principal = self.operator_any(req, &scopes::ALL, now).await?;
+                self.rotate_credential(req, &principal, param(matched, "credential_id"), now)
                     .await
             }
             Route::ListRevocations => {

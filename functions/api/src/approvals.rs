@@ -11,15 +11,16 @@ use clavis_core::approval::{Approval, ApprovalStatus, DecisionBody, Outcome, Vot
 use clavis_core::ids::{ApprovalId, ClientId, RequestId};
 use clavis_core::request::RequestProblem;
 use clavis_core::workflow::APPROVAL_DENIED;
-use clavis_core::{Error, FieldViolation, UserError};
+use clavis_core::{Error, UserError};
 use clavis_lambda::body;
 use clavis_policy::{Action, Sponsors};
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::app::{App, json};
 use crate::auth::Principal;
+use crate::query::Query;
 
 /// What deciding needs to know of the requester.
 struct Standing {
@@ -48,22 +49,9 @@ impl App {
         req: &Request,
         principal: &Principal,
     ) -> Result<Response<Body>, Error> {
-        let params = req.query_string_parameters_ref();
-        let first = |name: &str| params.and_then(|q| q.first(name)).map(str::to_owned);
-        let limit = match first("limit") {
-            None => DEFAULT_LIMIT,
-            Some(v) => v
-                .parse::<i32>()
-                .ok()
-                .filter(|n| (1..=MAX_LIMIT).contains(n))
-                .ok_or_else(|| {
-                    UserError::Invalid(vec![FieldViolation::new(
-                        "limit",
-                        format!("must be 1 to {MAX_LIMIT}"),
-                    )])
-                })?,
-        };
-        let cursor = first("cursor");
+        let query = Query::of(req);
+        let limit = query.limit(DEFAULT_LIMIT, MAX_LIMIT)?;
+        let cursor = query.text("cursor")?;
         self.policy_in_force().await?;
         let page = self
             .repo

@@ -76,7 +76,7 @@ impl ExportQuery {
                 since,
                 limit,
             }),
-            _ => Err(UserError::Invalid(violations)),
+            _ => Err(UserError::InvalidQuery(violations)),
         }
     }
 }
@@ -169,7 +169,8 @@ mod tests {
 
     #[test]
     fn every_violation_is_named_at_once() {
-        let Err(UserError::Invalid(violations)) = query(&[("since", "-1"), ("limit", "0")]) else {
+        let Err(UserError::InvalidQuery(violations)) = query(&[("since", "-1"), ("limit", "0")])
+        else {
             panic!("accepted");
         };
         let fields: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();

@@ -8,7 +8,9 @@ use base64::engine::general_purpose::STANDARD;
 use clavis_aws::dynamo::issuance::{Created, PickupCopy, pickup_context};
 use clavis_aws::workflows::Launched;
 use clavis_core::ids::{ClientId, CredentialId, RequestId};
-use clavis_core::issuance::{CredentialRequest, check_idempotency_key, request_id_for};
+use clavis_core::issuance::{
+    CredentialRequest, IssuanceParams, check_idempotency_key, request_id_for,
+};
 use clavis_core::request::{IssuanceRequest, RequestProblem, RequestStatus};
 use clavis_core::secret::ClientSecret;
 use clavis_core::workflow::{Launch, RequestRef, WorkflowKind};
@@ -39,6 +41,8 @@ pub struct IssueConfig {
     pub wait: Duration,
     /// The key that seals pickup copies.
     pub secrets_key_id: String,
+    /// The rotate state machine.
+    pub rotate_state_machine_arn: String,
 }
 
 impl App {
@@ -50,18 +54,7 @@ impl App {
         client_id: &str,
         now: OffsetDateTime,
     ) -> Result<Response<Body>, Error> {
-        let key_header = req
-            .headers()
-            .get("idempotency-key")
-            .map(HeaderValue::to_str);
-        let key = match key_header {
-            Some(Err(_)) => Err(UserError::BadHeader {
-                header: "Idempotency-Key",
-                reason: "must be visible ASCII characters".into(),
-            }),
-            Some(Ok(k)) => check_idempotency_key(Some(k)),
-            None => check_idempotency_key(None),
-        }?;
+        let key = idempotency_key(req)?;
         let client_id: ClientId = client_id
             .parse()
             .map_err(|_| UserError::NotFound("client".into()))?;
@@ -79,20 +72,32 @@ impl App {
             .await?;
         params.check_against(&client)?;
 
-        let request = IssuanceRequest {
-            request_id: request_id_for(&client_id, &principal.client_id, key),
-            client_id,
-            status: RequestStatus::Pending,
-            fingerprint: params.fingerprint(),
-            params,
-            credential_id: None,
-            problem: None,
-            requested_by: principal.actor(),
-            requested_with: principal.credential_id,
-            requester_scopes: Some(principal.scopes.clone()),
-            requested_at: now,
-            attempt: 0,
-        };
+        let request_id = request_id_for(&client_id, &principal.client_id, key);
+        let request = pending_request(principal, request_id, client_id, params, now);
+        let state_machine_arn = self.issue.state_machine_arn.clone();
+        self.submit(
+            req,
+            principal,
+            request,
+            WorkflowKind::Issue,
+            &state_machine_arn,
+            now,
+        )
+        .await
+    }
+
+    /// Stores `request` (or finds the one its id names), starts its workflow if it is pending,
+    /// waits for it within bounds and answers like issuance: 201 with the secret for the caller
+    /// that created it, 202 while it runs or waits for approvers, its problem if it ended so.
+    pub(crate) async fn submit(
+        &self,
+        req: &Request,
+        principal: &Principal,
+        request: IssuanceRequest,
+        workflow: WorkflowKind,
+        state_machine_arn: &str,
+        now: OffsetDateTime,
+    ) -> Result<Response<Body>, Error> {
         let created = self.repo.create_request(&request).await?;
         let (first, stored) = match created {
             Created::New => (true, request),
@@ -111,15 +116,11 @@ impl App {
             })
             .map_err(|e| SystemFault::Internal(format!("cannot encode input: {e}")))?;
             let launch = Launch {
-                workflow: WorkflowKind::Issue,
+                workflow,
                 name: stored.request_id.to_string(),
                 input,
             };
-            queued = self
-                .launcher
-                .launch(&self.issue.state_machine_arn, &launch)
-                .await?
-                == Launched::Queued;
+            queued = self.launcher.launch(state_machine_arn, &launch).await? == Launched::Queued;
         }
         // RFC 7240 `Prefer: respond-async`: the caller follows `Location` instead of waiting.
         // Queued on the intake queue: nothing runs until replay starts it, so do not wait.
@@ -129,7 +130,7 @@ impl App {
             self.issue.wait
         };
         let settled = self.wait_for(&stored.request_id, wait).await?;
-        tracing::info!(request_id = %settled.request_id, client_id = %settled.client_id, first, status = settled.status.as_str(), "credential requested");
+        tracing::info!(request_id = %settled.request_id, client_id = %settled.client_id, first, status = settled.status.as_str(), workflow = ?workflow, "credential requested");
         self.answer_issuance(&settled, first, principal, now).await
     }
 
@@ -343,6 +344,46 @@ impl App {
             .await?
             .ok_or_else(not_found)?
             .value)
+    }
+}
+
+/// A new request of `principal`'s, pending: what `submit` stores and starts.
+pub(crate) fn pending_request(
+    principal: &Principal,
+    request_id: RequestId,
+    client_id: ClientId,
+    params: IssuanceParams,
+    now: OffsetDateTime,
+) -> IssuanceRequest {
+    IssuanceRequest {
+        request_id,
+        client_id,
+        status: RequestStatus::Pending,
+        fingerprint: params.fingerprint(),
+        params,
+        credential_id: None,
+        problem: None,
+        requested_by: principal.actor(),
+        requested_with: principal.credential_id,
+        requester_scopes: Some(principal.scopes.clone()),
+        requested_at: now,
+        attempt: 0,
+    }
+}
+
+/// The checked `Idempotency-Key` header.
+pub(crate) fn idempotency_key(req: &Request) -> Result<&str, UserError> {
+    match req
+        .headers()
+        .get("idempotency-key")
+        .map(HeaderValue::to_str)
+    {
+        Some(Err(_)) => Err(UserError::BadHeader {
+            header: "Idempotency-Key",
+            reason: "must be visible ASCII characters".into(),
+        }),
+        Some(Ok(k)) => check_idempotency_key(Some(k)),
+        None => check_idempotency_key(None),
     }
 }
 

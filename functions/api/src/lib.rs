@@ -8,10 +8,14 @@ pub mod audit_export;
 pub mod auth;
 pub mod client_revocation;
 mod decisions;
+pub mod inventory;
 pub mod issuance;
 pub mod oauth;
+mod query;
 pub mod revocation;
+pub mod rotation;
 pub mod routes;
+pub mod standing;
 pub mod views;
 
 pub use app::App;

@@ -29,6 +29,7 @@ async fn main() -> Result<(), RuntimeError> {
                 .unwrap_or(DEFAULT_WAIT_MS),
         ),
         secrets_key_id: deps.settings.secrets_key_id.clone(),
+        rotate_state_machine_arn: required("ROTATE_STATE_MACHINE_ARN")?,
     };
     let revoke_client = RevokeClientConfig {
         state_machine_arn: required("REVOKE_CLIENT_STATE_MACHINE_ARN")?,

@@ -156,14 +156,17 @@ impl App {
             match query.and_then(|q| q.first(name)) {
                 None => Ok(default),
                 Some(v) => v.parse().map_err(|_| {
-                    UserError::Invalid(vec![FieldViolation::new(name, "must be a whole number")])
+                    UserError::InvalidQuery(vec![FieldViolation::new(
+                        name,
+                        "must be a whole number",
+                    )])
                 }),
             }
         };
         let since = number("since", 0)?;
         let limit = number("limit", u64::from(DEFAULT_LIMIT))?;
         if limit == 0 || limit > u64::from(MAX_LIMIT) {
-            return Err(UserError::Invalid(vec![FieldViolation::new(
+            return Err(UserError::InvalidQuery(vec![FieldViolation::new(
                 "limit",
                 format!("must be 1 to {MAX_LIMIT}"),
             )])

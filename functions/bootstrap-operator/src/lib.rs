@@ -91,6 +91,7 @@ fn operator(
         status: ClientStatus::Active,
         created_at: now,
         revocation: None,
+        suspension: None,
     };
     let credential_id = CredentialId::generate();
     let secret = ClientSecret::generate(credential_id, SecretMode::for_environment(environment))?;

@@ -39,7 +39,7 @@ pub fn credential_for(
         renew_after: Some(now + ttl * 2 / 3),
         policy_version: grant.policy_version.clone(),
         request_id: Some(grant.request_id),
-        rotated_from: None,
+        rotated_from: grant.rotation.map(|r| r.predecessor),
         rotated_to: None,
         secret_hash: secret.hash(),
         revocation: None,
@@ -62,6 +62,7 @@ pub async fn mint_credential(
         client_id: grant.client_id,
         credential_id,
         environment: grant.environment,
+        rotation: grant.rotation,
     };
     if already_minted(repo, &grant, &credential_id).await? {
         return Ok(minted);
@@ -138,6 +139,7 @@ mod tests {
             policy_version: "p".into(),
             attempt: 0,
             risk_score: Some(12),
+            rotation: None,
         };
         let secret =
             ClientSecret::generate(credential_id_for(&request_id, 0), SecretMode::Live).unwrap();

@@ -2,7 +2,9 @@
 //!
 //! For `issue`: the request ends `failed` with a problem its requester can read; a minted
 //! credential fails with it and its pickup copy is deleted. For `revoke-client`: the client stays
-//! revoked (that committed before the workflow started) and nothing is undone. In both, a fault
+//! revoked (that committed before the workflow started) and nothing is undone. For `rotate`: as
+//! for `issue` until the successor is active; after that only the predecessor's retirement can
+//! fail, and the successor stays. In all, a fault
 //! (anything but `Clavis.User.*`) is parked in the workflow DLQ with the execution input and the
 //! error, for replay.
 
@@ -13,8 +15,8 @@ use clavis_core::issuance::credential_id_for;
 use clavis_core::lifecycle::CredentialState;
 use clavis_core::request::{RequestProblem, RequestStatus};
 use clavis_core::workflow::{
-    CaughtError, ClientRef, FailedClientRevocation, FailedTask, RequestRef, WorkflowDeadLetter,
-    WorkflowKind,
+    CaughtError, ClientRef, FailedClientRevocation, FailedRetirement, FailedTask, RequestRef,
+    WorkflowDeadLetter, WorkflowKind,
 };
 use clavis_core::{Error, SystemFault, UserError};
 use serde::Serialize;
@@ -27,7 +29,9 @@ pub const ACTOR: &str = "workflow:issue";
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(untagged)]
 pub enum Failure {
-    /// An `issue` task (its state has a `request_id`).
+    /// `RetirePredecessor` of a `rotate` execution (its state is an activated rotation).
+    Retirement(FailedRetirement),
+    /// An `issue` or `rotate` task (its state has a `request_id`).
     Issue(FailedTask),
     /// A `revoke-client` task.
     ClientRevocation(FailedClientRevocation),
@@ -78,6 +82,34 @@ pub async fn record(
     now: OffsetDateTime,
 ) -> Result<Recorded, Error> {
     match failure {
+        Failure::Retirement(failed) if failed.issued.rotation.is_some() => {
+            let parked = !failed.error.is_user_error();
+            if parked {
+                park(
+                    dlq,
+                    workflow_dlq_url,
+                    WorkflowKind::Rotate,
+                    &failed.issued,
+                    0,
+                    &failed.error,
+                )
+                .await?;
+            }
+            tracing::warn!(request_id = %failed.issued.request_id, credential_id = %failed.issued.credential_id, error = %failed.error.error, parked, "retirement of the predecessor failed");
+            Ok(Recorded {
+                status: "failed",
+                problem_type: problem_of(&failed.error).type_,
+                parked,
+            })
+        }
+        Failure::Retirement(failed) => {
+            let task = FailedTask {
+                request_id: failed.issued.request_id,
+                client_id: failed.issued.client_id,
+                error: failed.error,
+            };
+            record_failure(repo, dlq, workflow_dlq_url, task, now).await
+        }
         Failure::Issue(task) => record_failure(repo, dlq, workflow_dlq_url, task, now).await,
         Failure::ClientRevocation(failed) => {
             let parked = !failed.error.is_user_error();
@@ -179,10 +211,15 @@ pub async fn record_failure(
             request_id: task.request_id,
             client_id: task.client_id,
         };
+        let workflow = if request.params.rotation.is_some() {
+            WorkflowKind::Rotate
+        } else {
+            WorkflowKind::Issue
+        };
         park(
             dlq,
             workflow_dlq_url,
-            WorkflowKind::Issue,
+            workflow,
             &input,
             request.attempt,
             &task.error,

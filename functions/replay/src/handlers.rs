@@ -5,7 +5,9 @@ use clavis_aws::events::{EventPublisher, OutboundEvent, PublishError};
 use clavis_aws::sqs::Received;
 use clavis_core::events::ParkedEvent;
 use clavis_core::request::RequestStatus;
-use clavis_core::workflow::{ClientRef, Launch, RequestRef, WorkflowDeadLetter, WorkflowKind};
+use clavis_core::workflow::{
+    ClientRef, Issued, Launch, RequestRef, WorkflowDeadLetter, WorkflowKind,
+};
 use time::OffsetDateTime;
 
 use crate::{ACTOR, Outcome, Replayer};
@@ -77,37 +79,56 @@ pub(crate) async fn restart(replayer: &Replayer, body: &str, now: OffsetDateTime
                 Err(_) => Outcome::Unreadable,
             }
         }
-        WorkflowKind::Issue => {
-            let Ok(input) = serde_json::from_value::<RequestRef>(letter.execution_input) else {
-                return Outcome::Unreadable;
-            };
-            let reset = replayer
-                .repo
-                .reset_failed_request(&input.request_id, letter.attempt, ACTOR, now)
-                .await;
-            let attempt = match reset {
-                Ok(Reset::Pending(next)) => next,
-                // An earlier replay reset it but could not start it: start that attempt.
-                Ok(Reset::NotFailed(RequestStatus::Pending, current))
-                    if current == letter.attempt + 1 =>
-                {
-                    current
-                }
-                Ok(Reset::NotFailed(status, _)) => {
-                    tracing::info!(request_id = %input.request_id, status = status.as_str(), "nothing to replay");
-                    return Outcome::Obsolete;
-                }
-                Err(e) => {
-                    tracing::warn!(request_id = %input.request_id, error = %e, "request not reset");
-                    return Outcome::StillFailing;
-                }
-            };
-            let name = WorkflowKind::execution_name(&input.request_id.to_string(), attempt);
-            match serde_json::to_value(&input) {
-                Ok(value) => start(replayer, WorkflowKind::Issue, &name, &value).await,
-                Err(_) => Outcome::Unreadable,
+        WorkflowKind::Rotate => {
+            // A failed retirement: the successor is live; run only the retirement again.
+            if let Ok(issued) = serde_json::from_value::<Issued>(letter.execution_input.clone())
+                && issued.rotation.is_some()
+            {
+                let name = format!("{}-retire-{}", issued.request_id, now.unix_timestamp());
+                return match serde_json::to_value(&issued) {
+                    Ok(value) => start(replayer, WorkflowKind::Rotate, &name, &value).await,
+                    Err(_) => Outcome::Unreadable,
+                };
             }
+            restart_request(replayer, WorkflowKind::Rotate, letter, now).await
         }
+        WorkflowKind::Issue => restart_request(replayer, WorkflowKind::Issue, letter, now).await,
+    }
+}
+
+/// Resets a failed request to its next attempt and starts `workflow` for it.
+async fn restart_request(
+    replayer: &Replayer,
+    workflow: WorkflowKind,
+    letter: WorkflowDeadLetter,
+    now: OffsetDateTime,
+) -> Outcome {
+    let Ok(input) = serde_json::from_value::<RequestRef>(letter.execution_input) else {
+        return Outcome::Unreadable;
+    };
+    let reset = replayer
+        .repo
+        .reset_failed_request(&input.request_id, letter.attempt, ACTOR, now)
+        .await;
+    let attempt = match reset {
+        Ok(Reset::Pending(next)) => next,
+        // An earlier replay reset it but could not start it: start that attempt.
+        Ok(Reset::NotFailed(RequestStatus::Pending, current)) if current == letter.attempt + 1 => {
+            current
+        }
+        Ok(Reset::NotFailed(status, _)) => {
+            tracing::info!(request_id = %input.request_id, status = status.as_str(), "nothing to replay");
+            return Outcome::Obsolete;
+        }
+        Err(e) => {
+            tracing::warn!(request_id = %input.request_id, error = %e, "request not reset");
+            return Outcome::StillFailing;
+        }
+    };
+    let name = WorkflowKind::execution_name(&input.request_id.to_string(), attempt);
+    match serde_json::to_value(&input) {
+        Ok(value) => start(replayer, workflow, &name, &value).await,
+        Err(_) => Outcome::Unreadable,
     }
 }
 
@@ -120,6 +141,7 @@ async fn start(
     let arn = match workflow {
         WorkflowKind::Issue => &replayer.state_machines.issue,
         WorkflowKind::RevokeClient => &replayer.state_machines.revoke_client,
+        WorkflowKind::Rotate => &replayer.state_machines.rotate,
     };
     match replayer
         .workflows

@@ -121,6 +121,8 @@ pub struct StateMachines {
     pub issue: String,
     /// `revoke-client`.
     pub revoke_client: String,
+    /// `rotate`.
+    pub rotate: String,
 }
 
 /// Everything a run needs.

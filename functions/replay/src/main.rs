@@ -22,6 +22,7 @@ async fn main() -> Result<(), RuntimeError> {
         state_machines: StateMachines {
             issue: required("ISSUE_STATE_MACHINE_ARN")?,
             revoke_client: required("REVOKE_CLIENT_STATE_MACHINE_ARN")?,
+            rotate: required("ROTATE_STATE_MACHINE_ARN")?,
         },
     };
     let replayer = for_process(replayer);

@@ -79,6 +79,7 @@ pub async fn verify_identity(
         policy_version: governance.version().to_owned(),
         attempt: request.attempt,
         risk_score: None,
+        rotation: request.params.rotation,
     })
 }
 

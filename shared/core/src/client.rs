@@ -20,6 +20,17 @@ pub enum Environment {
     Prod,
 }
 
+impl Environment {
+    /// The snake_case name used in JSON and in the table.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Dev => "dev",
+            Self::Staging => "staging",
+            Self::Prod => "prod",
+        }
+    }
+}
+
 /// How much a client is trusted; decides limits and approval needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -103,6 +114,21 @@ pub struct Client {
     /// Set once, when an operator revokes it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revocation: Option<ClientRevocation>,
+    /// Set while it is suspended (why, when, by whom); removed when it is resumed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspension: Option<Suspension>,
+}
+
+/// Why and since when a client is suspended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Suspension {
+    /// Why.
+    pub reason: String,
+    /// Since when its credentials do not authenticate.
+    #[serde(with = "time::serde::rfc3339")]
+    pub suspended_at: OffsetDateTime,
+    /// Who suspended it.
+    pub suspended_by: String,
 }
 
 /// How a client was revoked: set once, never changed.
@@ -166,6 +192,7 @@ impl NewClient {
             status: ClientStatus::Active,
             created_at: now,
             revocation: None,
+            suspension: None,
         })
     }
 }

@@ -35,6 +35,9 @@ pub enum UserError {
     /// Well-formed, but fields are missing, unknown, of the wrong type or out of range.
     #[error("the request is invalid")]
     Invalid(Vec<FieldViolation>),
+    /// A query parameter is malformed or out of range (a forged cursor, a limit of 0).
+    #[error("the query parameters are invalid")]
+    InvalidQuery(Vec<FieldViolation>),
     /// The body is larger than the endpoint accepts.
     #[error("the request body exceeds {limit} bytes")]
     PayloadTooLarge {
@@ -84,6 +87,7 @@ impl UserError {
         match self {
             Self::MalformedBody(_) => "malformed-body",
             Self::Invalid(_) => "invalid-request",
+            Self::InvalidQuery(_) => "invalid-query",
             Self::PayloadTooLarge { .. } => "payload-too-large",
             Self::UnsupportedMediaType => "unsupported-media-type",
             Self::Unauthenticated => "unauthenticated",
@@ -103,6 +107,7 @@ impl UserError {
         match self {
             Self::MalformedBody(_) => 400,
             Self::Invalid(_) => 422,
+            Self::InvalidQuery(_) => 400,
             Self::PayloadTooLarge { .. } => 413,
             Self::UnsupportedMediaType => 415,
             Self::Unauthenticated => 401,
@@ -121,6 +126,7 @@ impl UserError {
         match self {
             Self::MalformedBody(_) => "Malformed request body",
             Self::Invalid(_) => "Invalid request",
+            Self::InvalidQuery(_) => "Invalid query parameters",
             Self::PayloadTooLarge { .. } => "Request body too large",
             Self::UnsupportedMediaType => "Unsupported media type",
             Self::Unauthenticated => "Authentication required",
@@ -138,7 +144,7 @@ impl UserError {
     /// The field violations, if this is an [`UserError::Invalid`].
     pub fn violations(&self) -> &[FieldViolation] {
         match self {
-            Self::Invalid(v) => v,
+            Self::Invalid(v) | Self::InvalidQuery(v) => v,
             _ => &[],
         }
     }
@@ -262,6 +268,7 @@ mod tests {
         let all = [
             UserError::MalformedBody("x".into()),
             UserError::Invalid(vec![]),
+            UserError::InvalidQuery(vec![]),
             UserError::PayloadTooLarge { limit: 1 },
             UserError::UnsupportedMediaType,
             UserError::Unauthenticated,

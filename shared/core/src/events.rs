@@ -122,6 +122,85 @@ impl ClavisEvent for CredentialIssued {
     }
 }
 
+/// `Credential Rotated`: a successor became active in place of its predecessor. Both
+/// authenticate until `overlap_ends_at`; then the predecessor is revoked (`superseded`, its own
+/// `Credential Revoked` with the next `seq`), sooner if someone revokes it first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CredentialRotated {
+    /// Event metadata.
+    #[serde(flatten)]
+    pub meta: EventMeta,
+    /// The successor.
+    pub credential_id: CredentialId,
+    /// The predecessor it replaces.
+    pub rotated_from: CredentialId,
+    /// Their client.
+    pub client_id: ClientId,
+    /// The rotation request.
+    pub request_id: RequestId,
+    /// When the predecessor is retired at the latest.
+    #[serde(with = "time::serde::rfc3339")]
+    pub overlap_ends_at: OffsetDateTime,
+    /// When the successor expires.
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
+impl ClavisEvent for CredentialRotated {
+    const DETAIL_TYPE: &'static str = "Credential Rotated";
+
+    fn meta(&self) -> &EventMeta {
+        &self.meta
+    }
+}
+
+/// `Client Suspended`: a client's credentials stopped authenticating (access tokens already
+/// issued stay valid until they expire, 15 minutes at most) until it is resumed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientSuspended {
+    /// Event metadata.
+    #[serde(flatten)]
+    pub meta: EventMeta,
+    /// The client.
+    pub client_id: ClientId,
+    /// Why (the operator's words).
+    pub reason: String,
+    /// Since when.
+    #[serde(with = "time::serde::rfc3339")]
+    pub suspended_at: OffsetDateTime,
+}
+
+impl ClavisEvent for ClientSuspended {
+    const DETAIL_TYPE: &'static str = "Client Suspended";
+
+    fn meta(&self) -> &EventMeta {
+        &self.meta
+    }
+}
+
+/// `Client Resumed`: a suspended client's credentials authenticate again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientResumed {
+    /// Event metadata.
+    #[serde(flatten)]
+    pub meta: EventMeta,
+    /// The client.
+    pub client_id: ClientId,
+    /// Why (the operator's words).
+    pub reason: String,
+    /// Since when.
+    #[serde(with = "time::serde::rfc3339")]
+    pub resumed_at: OffsetDateTime,
+}
+
+impl ClavisEvent for ClientResumed {
+    const DETAIL_TYPE: &'static str = "Client Resumed";
+
+    fn meta(&self) -> &EventMeta {
+        &self.meta
+    }
+}
+
 /// `Credential Revoked`: a credential stopped being valid before its expiry. `seq` is its
 /// position in the registry: a subscriber that sees a gap backfills from
 /// `/v1/revocations?since=`.
@@ -424,6 +503,58 @@ mod tests {
         let mut broken = detail.clone();
         broken["recent_requests"] = serde_json::json!(-1);
         assert!(!validator.is_valid(&broken));
+    }
+
+    #[test]
+    fn credential_rotated_matches_its_published_schema() {
+        let now = OffsetDateTime::now_utc();
+        let event = CredentialRotated {
+            meta: EventMeta::new(now),
+            credential_id: CredentialId::generate(),
+            rotated_from: CredentialId::generate(),
+            client_id: ClientId::generate(),
+            request_id: RequestId::generate(),
+            overlap_ends_at: now + Duration::hours(1),
+            expires_at: now + Duration::days(1),
+        };
+        let (validator, mut detail) = checked(
+            include_str!("../../../events/schemas/credential-rotated.json"),
+            &event.to_outbox(),
+        );
+        assert!(errors(&validator, &detail).is_empty());
+        detail["rotated_from"] = serde_json::Value::String("cli_x".into());
+        assert!(!errors(&validator, &detail).is_empty());
+    }
+
+    #[test]
+    fn client_suspension_events_match_their_published_schemas() {
+        let now = OffsetDateTime::now_utc();
+        let suspended = ClientSuspended {
+            meta: EventMeta::new(now),
+            client_id: ClientId::generate(),
+            reason: "leaked in a build log".into(),
+            suspended_at: now,
+        };
+        let (validator, mut detail) = checked(
+            include_str!("../../../events/schemas/client-suspended.json"),
+            &suspended.to_outbox(),
+        );
+        assert!(errors(&validator, &detail).is_empty());
+        detail["reason"] = serde_json::Value::String(String::new());
+        assert!(!errors(&validator, &detail).is_empty());
+        let resumed = ClientResumed {
+            meta: EventMeta::new(now),
+            client_id: ClientId::generate(),
+            reason: "rotated everything".into(),
+            resumed_at: now,
+        };
+        let (validator, mut detail) = checked(
+            include_str!("../../../events/schemas/client-resumed.json"),
+            &resumed.to_outbox(),
+        );
+        assert!(errors(&validator, &detail).is_empty());
+        detail["suspended_at"] = detail["resumed_at"].clone();
+        assert!(!errors(&validator, &detail).is_empty());
     }
 
     #[test]

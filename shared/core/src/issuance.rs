@@ -12,6 +12,7 @@ use crate::client::{
 };
 use crate::error::{FieldViolation, UserError};
 use crate::ids::{ClientId, CredentialId, RequestId};
+use crate::rotation::Rotation;
 
 /// Shortest credential lifetime, in seconds.
 pub const MIN_TTL_SECONDS: u64 = 300;
@@ -62,6 +63,9 @@ pub struct IssuanceParams {
     /// The longest the requester will wait for an approval, if it said.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval_window_seconds: Option<u64>,
+    /// Set when the request rotates a credential: the successor replaces it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotation: Option<Rotation>,
 }
 
 impl CredentialRequest {
@@ -112,6 +116,7 @@ impl CredentialRequest {
             audiences,
             justification,
             approval_window_seconds: self.approval_window_seconds,
+            rotation: None,
         })
     }
 }
@@ -192,12 +197,24 @@ pub fn request_id_for(
     requester: &ClientId,
     idempotency_key: &str,
 ) -> RequestId {
+    derived_request_id(&[
+        client_id.to_string().as_bytes(),
+        requester.to_string().as_bytes(),
+        idempotency_key.as_bytes(),
+    ])
+}
+
+/// A request id derived from `parts`: the first 16 bytes of SHA-256 over them joined by NULs
+/// (ids and keys hold no NUL, so no two lists of parts give the same input). Stored requests
+/// were named this way: changing it would orphan every idempotency key in flight.
+pub(crate) fn derived_request_id(parts: &[&[u8]]) -> RequestId {
     let mut h = Sha256::new();
-    h.update(client_id.to_string().as_bytes());
-    h.update([0u8]);
-    h.update(requester.to_string().as_bytes());
-    h.update([0u8]);
-    h.update(idempotency_key.as_bytes());
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            h.update([0u8]);
+        }
+        h.update(part);
+    }
     let digest = h.finalize();
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
@@ -249,6 +266,9 @@ pub struct IssuanceGrant {
     /// The risk score AssessRisk gave it (recorded with the minted credential).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub risk_score: Option<u32>,
+    /// Set when the credential is a successor: what it replaces, and the overlap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotation: Option<Rotation>,
 }
 
 #[cfg(test)]
@@ -268,6 +288,7 @@ mod tests {
             status: ClientStatus::Active,
             created_at: OffsetDateTime::UNIX_EPOCH,
             revocation: None,
+            suspension: None,
         }
     }
 
@@ -338,6 +359,20 @@ mod tests {
         );
         let r = request_id_for(&c, &op, "k1");
         assert_eq!(credential_id_for(&r, 0).ulid(), r.ulid());
+    }
+
+    #[test]
+    fn request_ids_keep_the_derivation_stored_requests_were_named_with() {
+        let c: ClientId = "cli_01KBZ3F9A1B2C3D4E5F6G7H8J9".parse().unwrap();
+        let op: ClientId = "cli_01KBZ2X7K9M1N3P5R7T9V1X3Z5".parse().unwrap();
+        let mut h = Sha256::new();
+        h.update(b"cli_01KBZ3F9A1B2C3D4E5F6G7H8J9\0cli_01KBZ2X7K9M1N3P5R7T9V1X3Z5\0order-42");
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&h.finalize()[..16]);
+        assert_eq!(
+            request_id_for(&c, &op, "order-42"),
+            RequestId::from_ulid(Ulid::from_bytes(bytes))
+        );
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub mod lifecycle;
 pub mod request;
 pub mod revocation;
 pub mod risk;
+pub mod rotation;
 pub mod scopes;
 pub mod secret;
 pub mod token;

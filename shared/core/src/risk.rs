@@ -70,20 +70,25 @@ impl RiskFactors {
         Self {
             tier: client.tier,
             environment: client.environment,
-            operator_scopes: params
-                .scopes
-                .iter()
-                .filter(|s| s.starts_with(OPERATOR_SCOPE_PREFIX))
-                .count()
-                .try_into()
-                .unwrap_or(u32::MAX),
+            // A rotation's scopes are its predecessor's, weighed when it was issued.
+            operator_scopes: if params.rotation.is_some() {
+                0
+            } else {
+                params
+                    .scopes
+                    .iter()
+                    .filter(|s| s.starts_with(OPERATOR_SCOPE_PREFIX))
+                    .count()
+                    .try_into()
+                    .unwrap_or(u32::MAX)
+            },
             lifetime_percent: percent.min(100).try_into().unwrap_or(100),
             rate,
         }
     }
 
     /// The score, 0 to 100: privileged tier +30; `prod` +20, `staging` +10; any `clavis.*`
-    /// scope +30; the lifetime +1 per 5 % of the tier's limit (at most +20); +1 per recent
+    /// scope +30 (not for a rotation: its scopes are its predecessor's); the lifetime +1 per 5 % of the tier's limit (at most +20); +1 per recent
     /// request above the client's baseline (at most +20).
     pub fn score(&self) -> u32 {
         let tier = match self.tier {

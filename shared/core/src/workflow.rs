@@ -6,6 +6,7 @@ use crate::client::Environment;
 use crate::ids::{ClientId, CredentialId, RequestId};
 use crate::issuance::IssuanceGrant;
 use crate::risk::RiskAssessment;
+use crate::rotation::Rotation;
 
 /// The Step Functions error name of an approver's denial (`SendTaskFailure`).
 pub const APPROVAL_DENIED: &str = "Clavis.Approval.denied";
@@ -83,6 +84,9 @@ pub struct Minted {
     pub credential_id: CredentialId,
     /// The client's environment (for the issued event).
     pub environment: Environment,
+    /// Set when the credential is a successor (passed on to the overlap and retirement).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotation: Option<Rotation>,
 }
 
 /// The output of `ActivateCredential`: the execution's result.
@@ -90,10 +94,47 @@ pub struct Minted {
 pub struct Issued {
     /// The request.
     pub request_id: RequestId,
+    /// Its client.
+    pub client_id: ClientId,
     /// The active credential.
     pub credential_id: CredentialId,
     /// Always `completed`.
     pub status: String,
+    /// Set when the credential is a successor: the rotate workflow waits out the overlap, then
+    /// retires the predecessor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotation: Option<Rotation>,
+}
+
+/// How a rotation ended for its predecessor (the output of `RetirePredecessor`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RetireOutcome {
+    /// Revoked now with reason `superseded`.
+    Superseded,
+    /// Someone revoked it during the overlap (or its client was revoked): nothing left to do.
+    AlreadyRevoked,
+    /// It expired during the overlap: nothing left to do.
+    Expired,
+    /// The successor was revoked during the overlap: the predecessor stays active and may be
+    /// rotated again.
+    Abandoned,
+}
+
+/// The output of `RetirePredecessor`: the rotate execution's result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retired {
+    /// The rotation request.
+    pub request_id: RequestId,
+    /// The successor.
+    pub credential_id: CredentialId,
+    /// The predecessor.
+    pub rotated_from: CredentialId,
+    /// What became of it.
+    pub outcome: RetireOutcome,
+    /// Its registry position, when this step revoked it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
 }
 
 /// The error Step Functions `Catch` puts at `$.error`.
@@ -167,6 +208,17 @@ pub struct RevocationBatch {
     pub more: bool,
 }
 
+/// The input of `RecordFailure` when `RetirePredecessor` failed for good: the successor is
+/// live and its request completed; only the predecessor's retirement is left, for replay.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedRetirement {
+    /// What the retirement was given.
+    #[serde(flatten)]
+    pub issued: Issued,
+    /// What went wrong.
+    pub error: CaughtError,
+}
+
 /// The input of `RecordFailure` when a `revoke-client` task failed for good.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FailedClientRevocation {
@@ -187,6 +239,8 @@ pub enum WorkflowKind {
     Issue,
     /// `revoke-client`: every credential of a revoked client.
     RevokeClient,
+    /// `rotate`: one rotation request, or (input [`Issued`]) the retirement of its predecessor.
+    Rotate,
 }
 
 impl WorkflowKind {

@@ -39,6 +39,7 @@ fn bench(c: &mut Criterion) {
         status: ClientStatus::Active,
         created_at: time::OffsetDateTime::UNIX_EPOCH,
         revocation: None,
+        suspension: None,
     };
     let request = |scopes: &[&str]| {
         CredentialRequest {

@@ -425,6 +425,7 @@ fn expression(v: Value) -> RestrictedExpression {
     match v {
         Value::Text(s) => RestrictedExpression::new_string(s),
         Value::Number(n) => RestrictedExpression::new_long(n),
+        Value::Flag(b) => RestrictedExpression::new_bool(b),
         Value::Texts(set) => {
             RestrictedExpression::new_set(set.into_iter().map(RestrictedExpression::new_string))
         }

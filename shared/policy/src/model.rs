@@ -45,6 +45,10 @@ pub enum Action<'a> {
     ReadClient(&'a Client),
     /// Revoke a client and all its credentials.
     RevokeClient(&'a Client),
+    /// Suspend a client: its credentials stop authenticating until it is resumed.
+    SuspendClient(&'a Client),
+    /// Resume a suspended client.
+    ResumeClient(&'a Client),
     /// Request a credential for a client.
     RequestIssuance(&'a Client, &'a IssuanceParams),
     /// Read an issuance request.
@@ -80,6 +84,8 @@ impl Action<'_> {
             Self::RegisterClient(_) => "RegisterClient",
             Self::ReadClient(_) => "ReadClient",
             Self::RevokeClient(_) => "RevokeClient",
+            Self::SuspendClient(_) => "SuspendClient",
+            Self::ResumeClient(_) => "ResumeClient",
             Self::RequestIssuance(..) => "RequestIssuance",
             Self::ReadRequest(_) => "ReadRequest",
             Self::PickUpSecret(_) => "PickUpSecret",
@@ -111,6 +117,7 @@ pub fn operator_scopes<'s>(scopes: impl IntoIterator<Item = &'s String>) -> BTre
 pub(crate) enum Value {
     Text(String),
     Number(i64),
+    Flag(bool),
     Texts(BTreeSet<String>),
 }
 
@@ -127,11 +134,7 @@ fn text(s: impl ToString) -> Value {
 }
 
 fn environment(e: Environment) -> &'static str {
-    match e {
-        Environment::Dev => "dev",
-        Environment::Staging => "staging",
-        Environment::Prod => "prod",
-    }
+    e.as_str()
 }
 
 fn tier(t: Tier) -> &'static str {
@@ -200,7 +203,7 @@ fn approval_entity(a: &Approval) -> Entity {
     }
 }
 
-/// The issuance context: what is asked, and the tier's limit.
+/// The issuance context: what is asked, the tier's limit, and whether it is a rotation.
 fn issuance_context(c: &Client, p: &IssuanceParams) -> Vec<(&'static str, Value)> {
     vec![
         ("scopes", Value::Texts(p.scopes.clone())),
@@ -213,6 +216,7 @@ fn issuance_context(c: &Client, p: &IssuanceParams) -> Vec<(&'static str, Value)
             "max_ttl_seconds",
             Value::Number(i64::try_from(max_ttl_seconds(c.tier)).unwrap_or(i64::MAX)),
         ),
+        ("rotation", Value::Flag(p.rotation.is_some())),
     ]
 }
 
@@ -235,6 +239,8 @@ impl Action<'_> {
             Self::RegisterClient(c)
             | Self::ReadClient(c)
             | Self::RevokeClient(c)
+            | Self::SuspendClient(c)
+            | Self::ResumeClient(c)
             | Self::RequestIssuance(c, _)
             | Self::Issue(c, ..)
             | Self::IssueWithoutApproval(c, ..) => client_entity(c),

@@ -54,6 +54,7 @@ fn client(environment: Environment, scopes: &[&str]) -> Client {
         status: ClientStatus::Active,
         created_at: OffsetDateTime::UNIX_EPOCH,
         revocation: None,
+        suspension: None,
     }
 }
 
@@ -591,4 +592,95 @@ fn any_operator_scope_waits_for_approval() {
             "{held:?}"
         );
     }
+}
+
+/// The params of a rotation of a credential with `scopes`.
+fn rotation(scopes: &[&str]) -> IssuanceParams {
+    let mut p = params(scopes);
+    p.rotation = Some(clavis_core::rotation::Rotation {
+        predecessor: CredentialId::generate(),
+        overlap_seconds: 60,
+    });
+    p
+}
+
+#[test]
+fn an_operator_rotates_its_own_credential_without_issuer_or_approver() {
+    let revoker = Who::with(&["clavis.revoker"]);
+    let mut own = client(Environment::Dev, &["clavis.revoker"]);
+    own.client_id = revoker.client_id;
+    own.tier = Tier::Privileged;
+    let asked = rotation(&["clavis.revoker"]);
+    assert!(
+        decide("dev", &revoker, Action::RequestIssuance(&own, &asked)).allowed,
+        "its own rotation"
+    );
+    assert!(
+        !decide(
+            "dev",
+            &revoker,
+            Action::RequestIssuance(&own, &params(&["clavis.revoker"]))
+        )
+        .allowed,
+        "a new credential is still an issuer's to ask for"
+    );
+    let other = client(Environment::Dev, &["billing:read"]);
+    assert!(
+        !decide(
+            "dev",
+            &revoker,
+            Action::RequestIssuance(&other, &rotation(&["billing:read"]))
+        )
+        .allowed,
+        "not another client's"
+    );
+    let outcome = assess("dev", &revoker, &own, &asked);
+    assert_eq!(
+        outcome.decision,
+        clavis_core::risk::RiskDecision::Allow,
+        "{outcome:?}"
+    );
+}
+
+#[test]
+fn a_rotation_never_passes_the_scope_ceiling() {
+    // An admin's token narrowed to clavis.issuer rotates its own admin credential: refused.
+    let narrowed = Who::with(&["clavis.issuer"]);
+    let mut own = client(Environment::Dev, &ALL);
+    own.client_id = narrowed.client_id;
+    let d = decide(
+        "dev",
+        &narrowed,
+        Action::RequestIssuance(&own, &rotation(&["clavis.admin", "clavis.issuer"])),
+    );
+    assert!(!d.allowed);
+    assert!(d.policies.contains(&"scope-ceiling".to_owned()), "{d:?}");
+}
+
+#[test]
+fn rotating_another_privileged_client_still_waits_for_approval() {
+    let issuer = Who::with(&["clavis.issuer"]);
+    let mut privileged = client(Environment::Dev, &["billing:read"]);
+    privileged.tier = Tier::Privileged;
+    let held = assess("dev", &issuer, &privileged, &rotation(&["billing:read"]));
+    assert_eq!(held.decision, clavis_core::risk::RiskDecision::Hold);
+    assert_eq!(held.policies, ["privileged-tier-needs-approval"]);
+    // ... and in prod even one's own rotation needs two approvers.
+    let admin = Who::with(&ALL);
+    let mut own = client(Environment::Prod, &ALL);
+    own.client_id = admin.client_id;
+    own.tier = Tier::Privileged;
+    let held = assess("prod", &admin, &own, &rotation(&["clavis.admin"]));
+    assert_eq!(held.decision, clavis_core::risk::RiskDecision::Hold);
+    assert_eq!(held.approvals_required, 2, "{held:?}");
+}
+
+#[test]
+fn an_operator_picks_up_only_its_own_rotations_secret() {
+    let revoker = Who::with(&["clavis.revoker"]);
+    let mut own = request_by(&revoker);
+    own.client_id = revoker.client_id;
+    assert!(decide("dev", &revoker, Action::PickUpSecret(&own)).allowed);
+    let for_another = request_by(&revoker);
+    assert!(!decide("dev", &revoker, Action::PickUpSecret(&for_another)).allowed);
 }

@@ -2,17 +2,15 @@
 //! kept beside the approval and never read into it), listing what waits, votes, approval,
 //! denial and timeout. Each change is one audited transaction with the request it governs.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clavis_core::approval::{Approval, ApprovalStatus, Outcome, Vote};
 use clavis_core::audit::{AuditEntry, AuditRecord};
 use clavis_core::events::OutboxEvent;
 use clavis_core::ids::ApprovalId;
 use clavis_core::request::{IssuanceRequest, RequestProblem};
-use clavis_core::{Error, FieldViolation, SystemFault, UserError};
+use clavis_core::{Error, SystemFault, UserError};
 use time::OffsetDateTime;
 
 use super::audited::{AuditedChange, ConditionalWrite, build_fault};
@@ -229,10 +227,7 @@ impl Repository {
             item.remove(TASK_TOKEN);
             approvals.push(items::from_item(item, ENTITY)?.0);
         }
-        let next = match out.last_evaluated_key {
-            Some(k) if !k.is_empty() => Some(encode_cursor(&k)?),
-            _ => None,
-        };
+        let next = super::cursor::encode(out.last_evaluated_key)?;
         Ok(ApprovalPage {
             items: approvals,
             next,
@@ -512,48 +507,21 @@ impl Repository {
     }
 }
 
-/// A page cursor: the index key DynamoDB stopped at, as URL-safe base64 JSON.
-fn encode_cursor(key: &Item) -> Result<String, Error> {
-    let plain: HashMap<&str, &str> = key
-        .iter()
-        .filter_map(|(k, v)| v.as_s().ok().map(|s| (k.as_str(), s.as_str())))
-        .collect();
-    let json = serde_json::to_vec(&plain)
-        .map_err(|e| SystemFault::Internal(format!("cannot encode cursor: {e}")))?;
-    Ok(URL_SAFE_NO_PAD.encode(json))
-}
-
 /// The index key of a cursor; anything but one this API issued is the caller's mistake.
-fn decode_cursor(cursor: &str) -> Result<Item, Error> {
-    let bad = || {
-        UserError::Invalid(vec![FieldViolation::new(
-            "cursor",
-            "is not a cursor this API issued",
-        )])
-    };
-    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
-    let plain: HashMap<String, String> = serde_json::from_slice(&bytes).map_err(|_| bad())?;
-    let wanted = [keys::PK, keys::SK, QUEUE, "deadline"];
-    if plain.len() != wanted.len() || !wanted.iter().all(|k| plain.contains_key(*k)) {
-        return Err(bad().into());
-    }
+fn decode_cursor(cursor: &str) -> Result<Item, UserError> {
     // Only what the index can hold: a forged key would be DynamoDB's validation error (a 5xx).
-    let well_formed = plain.get(QUEUE).is_some_and(|q| q == "pending")
-        && plain.get(keys::SK).is_some_and(|k| k == "APPROVAL")
-        && plain
-            .get(keys::PK)
-            .and_then(|k| k.strip_prefix("APPROVAL#"))
-            .is_some_and(|id| id.parse::<ApprovalId>().is_ok())
-        && plain.get("deadline").is_some_and(|d| {
-            OffsetDateTime::parse(d, &time::format_description::well_known::Rfc3339).is_ok()
-        });
-    if !well_formed {
-        return Err(bad().into());
-    }
-    Ok(plain
-        .into_iter()
-        .map(|(k, v)| (k, AttributeValue::S(v)))
-        .collect())
+    super::cursor::decode(
+        cursor,
+        &[keys::PK, keys::SK, QUEUE, "deadline"],
+        |k, v| match k {
+            QUEUE => v == "pending",
+            keys::SK => v == "APPROVAL",
+            keys::PK => v
+                .strip_prefix("APPROVAL#")
+                .is_some_and(|id| id.parse::<ApprovalId>().is_ok()),
+            _ => OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339).is_ok(),
+        },
+    )
 }
 
 #[cfg(test)]
@@ -571,8 +539,12 @@ mod tests {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), AttributeValue::S(v.to_owned())))
         .collect();
-        let cursor = encode_cursor(&key).unwrap();
+        let cursor = super::super::cursor::encode(Some(key.clone()))
+            .unwrap()
+            .unwrap();
         assert_eq!(decode_cursor(&cursor).unwrap(), key);
+        use base64::Engine;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
         let forged = URL_SAFE_NO_PAD.encode(
             r#"{"pk":"APPROVAL#apr_01KBZ3G5Q6M8N0P2R4T6V8X0Y2","sk":"APPROVAL","approval_queue":"x","deadline":"2026-12-03T10:00:00Z"}"#,
         );

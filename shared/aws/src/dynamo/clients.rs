@@ -16,6 +16,15 @@ use super::{Repository, Versioned};
 
 /// Entity tag of client items.
 pub const ENTITY: &str = "client";
+/// The attribute that puts a client into the `client-directory` index (always `client`).
+pub const DIRECTORY: &str = "directory";
+
+/// A client as stored: its fields, and its place in the directory index.
+pub(crate) fn client_item(client: &Client) -> Result<items::Item, Error> {
+    let mut item = items::to_item(client, keys::client(&client.client_id), ENTITY, 1)?;
+    item.insert(DIRECTORY.into(), AttributeValue::S(ENTITY.into()));
+    Ok(item)
+}
 
 impl Repository {
     /// Stores a new client and its first audit record, or fails with a conflict if it exists.
@@ -24,7 +33,7 @@ impl Repository {
         client: &Client,
         actor: &str,
     ) -> Result<AuditRecord, Error> {
-        let item = items::to_item(client, keys::client(&client.client_id), ENTITY, 1)?;
+        let item = client_item(client)?;
         let write = self.put_new(
             item,
             UserError::Conflict(format!("client {} already exists", client.client_id)),

@@ -44,12 +44,38 @@ impl Repository {
     ) -> Result<(Option<Versioned<Credential>>, Option<Versioned<Client>>), Error> {
         let credential_key = keys::credential(credential_id);
         let client_key = keys::client(client_id);
-        let mut wanted = vec![
-            items::key(credential_key.clone()),
-            items::key(client_key.clone()),
-        ];
         let (mut credential, mut client) = (None, None);
+        let found = self
+            .batch_get(vec![
+                items::key(credential_key.clone()),
+                items::key(client_key.clone()),
+            ])
+            .await?;
+        for item in found {
+            if items::has_key(&item, &credential_key) {
+                let (value, version) = items::from_item(item, ENTITY)?;
+                credential = Some(Versioned { value, version });
+            } else if items::has_key(&item, &client_key) {
+                let (value, version) = items::from_item(item, clients::ENTITY)?;
+                client = Some(Versioned { value, version });
+            }
+        }
+        Ok((credential, client))
+    }
+
+    /// The items of `keys` (at most 100), read consistently in `BatchGetItem` calls: keys
+    /// DynamoDB leaves unprocessed are asked for again, a few times, before it is a fault.
+    /// Missing items are simply absent; the order is DynamoDB's.
+    pub(crate) async fn batch_get(
+        &self,
+        keys: Vec<items::Item>,
+    ) -> Result<Vec<items::Item>, Error> {
+        let mut wanted = keys;
+        let mut found = Vec::with_capacity(wanted.len());
         for attempt in 0..BATCH_READ_ATTEMPTS {
+            if wanted.is_empty() {
+                return Ok(found);
+            }
             if attempt > 0 {
                 tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
             }
@@ -65,27 +91,19 @@ impl Repository {
                 .send()
                 .await
                 .map_err(|e| crate::fault::from_sdk("dynamodb", &e))?;
-            let found = out
-                .responses
-                .and_then(|mut r| r.remove(&self.table))
-                .unwrap_or_default();
-            for item in found {
-                if items::has_key(&item, &credential_key) {
-                    let (value, version) = items::from_item(item, ENTITY)?;
-                    credential = Some(Versioned { value, version });
-                } else if items::has_key(&item, &client_key) {
-                    let (value, version) = items::from_item(item, clients::ENTITY)?;
-                    client = Some(Versioned { value, version });
-                }
-            }
+            found.extend(
+                out.responses
+                    .and_then(|mut r| r.remove(&self.table))
+                    .unwrap_or_default(),
+            );
             wanted = out
                 .unprocessed_keys
                 .and_then(|mut u| u.remove(&self.table))
                 .map(|k| k.keys)
                 .unwrap_or_default();
-            if wanted.is_empty() {
-                return Ok((credential, client));
-            }
+        }
+        if wanted.is_empty() {
+            return Ok(found);
         }
         Err(SystemFault::Throttled {
             service: "dynamodb",
@@ -118,10 +136,7 @@ impl Repository {
             if i == 0 {
                 writes.push(self.put_new(marker.clone(), conflict())?);
             }
-            writes.push(self.put_new(
-                items::to_item(client, keys::client(&client.client_id), clients::ENTITY, 1)?,
-                conflict(),
-            )?);
+            writes.push(self.put_new(clients::client_item(client)?, conflict())?);
             writes.push(self.put_new(credential_item(credential)?, conflict())?);
             let mut entry: AuditEntry = registered_entry(client, actor);
             entry.action = "operator.bootstrapped".into();

@@ -194,13 +194,16 @@ impl Repository {
         .await
     }
 
-    /// Activates a minted credential, completes its request and queues its event, together.
-    /// The credential enters the `by-expiry` index under the day it expires.
+    /// Activates a minted credential, completes its request and queues its events, together.
+    /// The credential enters the `by-expiry` index under the day it expires. A successor
+    /// (`rotated_from` set) links its predecessor in the same transaction, on condition that
+    /// the predecessor is still active, of the same client and not rotated already: of two
+    /// rotations of one credential, only one can activate.
     pub async fn activate(
         &self,
         credential: &Credential,
         request_id: &RequestId,
-        event: &OutboxEvent,
+        events: &[OutboxEvent],
         actor: &str,
         at: OffsetDateTime,
     ) -> Result<AuditRecord, Error> {
@@ -223,7 +226,7 @@ impl Repository {
             .expression_attribute_values(":one", AttributeValue::N("1".into()))
             .build()
             .map_err(build_fault)?;
-        let writes = vec![
+        let mut writes = vec![
             ConditionalWrite {
                 item: TransactWriteItem::builder()
                     .update(credential_update)
@@ -242,11 +245,28 @@ impl Repository {
                 ],
                 UserError::Conflict(format!("request {request_id} is no longer pending")),
             )?,
-            self.queue_event(event, at)?,
             // A client revoked after its request was verified must not get a credential that
             // its revoke-client workflow has already looked for and missed.
             self.client_is_active(&client_id)?,
         ];
+        for event in events {
+            writes.push(self.queue_event(event, at)?);
+        }
+        let mut detail = vec![
+            ("request_id", request_id.to_string()),
+            (
+                "event_id",
+                events
+                    .iter()
+                    .map(|e| e.event_id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ),
+        ];
+        if let Some(predecessor) = &credential.rotated_from {
+            writes.push(self.link_successor(predecessor, credential, at)?);
+            detail.push(("rotated_from", predecessor.to_string()));
+        }
         self.commit(AuditedChange {
             client_id,
             writes,
@@ -254,14 +274,52 @@ impl Repository {
                 actor,
                 "credential.issued",
                 credential_id.to_string(),
-                &[
-                    ("request_id", request_id.to_string()),
-                    ("event_id", event.event_id.clone()),
-                ],
+                &detail,
             ),
             at,
         })
         .await
+    }
+
+    /// Sets the predecessor's `rotated_to`: it must be an active, unexpired credential of the
+    /// successor's client without a successor yet.
+    fn link_successor(
+        &self,
+        predecessor: &CredentialId,
+        successor: &Credential,
+        at: OffsetDateTime,
+    ) -> Result<ConditionalWrite, Error> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(items::key(keys::credential(predecessor))))
+            .update_expression("SET rotated_to = :successor, #version = #version + :one")
+            .condition_expression(
+                "#status = :active AND client_id = :client AND expires_at > :now \
+                 AND (attribute_not_exists(rotated_to) OR attribute_type(rotated_to, :null))",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#version", keys::VERSION)
+            .expression_attribute_values(
+                ":successor",
+                AttributeValue::S(successor.credential_id.to_string()),
+            )
+            .expression_attribute_values(":active", AttributeValue::S("active".into()))
+            .expression_attribute_values(
+                ":client",
+                AttributeValue::S(successor.client_id.to_string()),
+            )
+            .expression_attribute_values(":now", AttributeValue::S(rfc3339(at)))
+            // A stored credential without a successor has `rotated_to` as a NULL attribute.
+            .expression_attribute_values(":null", AttributeValue::S("NULL".into()))
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .build()
+            .map_err(build_fault)?;
+        Ok(ConditionalWrite {
+            item: TransactWriteItem::builder().update(update).build(),
+            on_conflict: UserError::Conflict(format!(
+                "credential {predecessor} is no longer active or was rotated already"
+            )),
+        })
     }
 
     /// A condition that the client is still active.

@@ -9,7 +9,9 @@ pub mod audited;
 pub mod client_revocation;
 pub mod clients;
 pub mod credentials;
+pub mod cursor;
 pub mod expiry;
+pub mod inventory;
 pub mod issuance;
 pub mod items;
 pub mod keys;
@@ -18,6 +20,8 @@ pub mod policy;
 pub mod rates;
 pub mod request_replay;
 pub mod revocations;
+pub mod rotation;
+pub mod standing;
 pub mod trail;
 
 use aws_sdk_dynamodb::Client as DynamoDb;
