@@ -159,6 +159,8 @@ def main() -> None:
         # The api as cargo lambda watch serves it (write_stack.py's api_url).
         "IssuerUrl": os.environ.get("CLAVIS_ISSUER_URL")
         or f"http://127.0.0.1:{os.environ.get('LAMBDA_PORT', '9000')}/lambda-url/api",
+        # Use is tracked to 5 s locally (60 s deployed), so drain tests take seconds, not minutes.
+        "UseResolutionSeconds": os.environ.get("CLAVIS_USE_RESOLUTION_SECONDS", "5"),
     }
 
     sam = load_template(template_path)

@@ -224,7 +224,8 @@ pub fn http() -> reqwest::Client {
 
 /// Every item of a table, sorted, for before/after comparisons. The publisher's own
 /// bookkeeping on outbox entries (marking them handed off, asynchronously, moments after
-/// they were queued) is left out: it is not a change the request under test made.
+/// they were queued) is left out: it is not a change the request under test made; nor is a
+/// credential's `last_used_at`.
 pub async fn snapshot(table: &str) -> Vec<String> {
     let db = aws_sdk_dynamodb::Client::new(&sdk().await);
     let mut items = Vec::new();
@@ -241,6 +242,9 @@ pub async fn snapshot(table: &str) -> Vec<String> {
         for mut item in out.items.unwrap_or_default() {
             item.remove(clavis_aws::dynamo::outbox::PENDING_SHARD);
             item.remove("handed_off_at");
+            // Use is an observation written by authentication (at most hourly), not a change
+            // a request makes: the caller's own credential may record it on any call.
+            item.remove("last_used_at");
             items.push(canonical_map(&item));
         }
         match out.last_evaluated_key {
@@ -871,4 +875,67 @@ pub fn run_stack_script(name: &str) -> serde_json::Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).expect("a JSON report")
+}
+
+/// `GET path` as `authorization`: the status and the JSON body (`Null` if none).
+pub async fn get_as(path: &str, authorization: &str) -> (u16, serde_json::Value) {
+    let resp = http()
+        .get(url(path))
+        .header("authorization", authorization)
+        .send()
+        .await
+        .expect("get");
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+/// The lifecycle events (EventBridge envelopes) on the subscriber queue whose body satisfies
+/// `wanted` within `window`, once per `event_id`, as a subscriber sees them after the dedupe
+/// the contract asks of it: delivery is at least once (a retried stream batch, a replay or the
+/// reconciler may put an event again, always with its `event_id`).
+pub async fn subscriber_events(
+    wanted: impl Fn(&str) -> bool,
+    window: std::time::Duration,
+) -> Vec<serde_json::Value> {
+    let mut seen = std::collections::BTreeSet::new();
+    collect_messages(&stack().subscriber_queue_url, wanted, window)
+        .await
+        .iter()
+        .map(|b| serde_json::from_str::<serde_json::Value>(b).expect("an event envelope"))
+        .filter(|e| seen.insert(e["detail"]["event_id"].to_string()))
+        .collect()
+}
+
+/// Leaves an active credential as time would have: its time `attribute` (`expires_at`,
+/// `renew_after`) at `at`, and in `at`'s day of the sparse index whose bucket is `bucket`.
+pub async fn backdate(
+    credential_id: &str,
+    attribute: &str,
+    bucket: &str,
+    at: time::OffsetDateTime,
+) {
+    let id: clavis_core::ids::CredentialId = credential_id.parse().expect("a credential id");
+    aws_sdk_dynamodb::Client::new(&sdk().await)
+        .update_item()
+        .table_name(&stack().table_name)
+        .set_key(Some(clavis_aws::dynamo::items::key(
+            clavis_aws::dynamo::keys::credential(&id),
+        )))
+        .update_expression("SET #at = :at, #bucket = :bucket")
+        .condition_expression("#status = :active")
+        .expression_attribute_names("#at", attribute)
+        .expression_attribute_names("#bucket", bucket)
+        .expression_attribute_names("#status", "status")
+        .expression_attribute_values(
+            ":at",
+            AttributeValue::S(clavis_aws::dynamo::items::timestamp(at).expect("a time")),
+        )
+        .expression_attribute_values(
+            ":bucket",
+            AttributeValue::S(clavis_core::expiry::bucket_of(at)),
+        )
+        .expression_attribute_values(":active", AttributeValue::S("active".into()))
+        .send()
+        .await
+        .expect("backdate");
 }

@@ -19,8 +19,8 @@ use clavis_core::audit::verify_chain;
 use clavis_core::expiry::{bucket_name, bucket_of, today};
 use clavis_core::ids::{ClientId, CredentialId};
 use clavis_tests::{
-    collect_messages, function_name, get_json, introspect, invoke, issue_credentials,
-    register_client, repository, revoke_request, sdk, snapshot, stack,
+    function_name, get_json, introspect, invoke, issue_credentials, register_client, repository,
+    revoke_request, sdk, snapshot, stack,
 };
 use serde_json::{Value, json};
 use time::format_description::well_known::Rfc3339;
@@ -64,21 +64,7 @@ async fn item(credential_id: &str) -> items::Item {
 
 /// Leaves the credential as time would have: expiring at `at`, in `at`'s bucket.
 async fn expire_at(credential_id: &str, at: OffsetDateTime) {
-    let id: CredentialId = credential_id.parse().unwrap();
-    aws_sdk_dynamodb::Client::new(&sdk().await)
-        .update_item()
-        .table_name(&stack().table_name)
-        .set_key(Some(items::key(keys::credential(&id))))
-        .update_expression("SET expires_at = :at, #bucket = :bucket")
-        .condition_expression("#status = :active")
-        .expression_attribute_names("#bucket", EXPIRY_BUCKET)
-        .expression_attribute_names("#status", "status")
-        .expression_attribute_values(":at", AttributeValue::S(at.format(&Rfc3339).unwrap()))
-        .expression_attribute_values(":bucket", AttributeValue::S(bucket_of(at)))
-        .expression_attribute_values(":active", AttributeValue::S("active".into()))
-        .send()
-        .await
-        .unwrap();
+    clavis_tests::backdate(credential_id, "expires_at", EXPIRY_BUCKET, at).await;
 }
 
 /// A moment just past, inside today's bucket.
@@ -103,15 +89,11 @@ async fn set_checkpoint(day: time::Date) {
 
 /// The `Credential Expired` events of `credential_id` that reach the subscriber queue.
 async fn expired_events(credential_id: &str) -> Vec<Value> {
-    collect_messages(
-        &stack().subscriber_queue_url,
+    clavis_tests::subscriber_events(
         |b| b.contains("Credential Expired") && b.contains(credential_id),
         Duration::from_secs(5),
     )
     .await
-    .iter()
-    .map(|b| serde_json::from_str(b).unwrap())
-    .collect()
 }
 
 /// The audit actions recorded about `subject` for `client_id`, oldest first, after the chain
@@ -370,7 +352,7 @@ async fn credentials_from_before_the_sweep_are_backfilled_into_its_index() {
         .update_item()
         .table_name(&stack().table_name)
         .set_key(Some(items::key(keys::credential(&id))))
-        .update_expression("REMOVE #bucket")
+        .update_expression("REMOVE #bucket, renewal_bucket")
         .expression_attribute_names("#bucket", EXPIRY_BUCKET)
         .send()
         .await
@@ -385,6 +367,13 @@ async fn credentials_from_before_the_sweep_are_backfilled_into_its_index() {
     assert_eq!(
         items::string(&stored, EXPIRY_BUCKET),
         Some(bucket_of(expires_at).as_str())
+    );
+    let renew_after =
+        OffsetDateTime::parse(items::string(&stored, "renew_after").unwrap(), &Rfc3339).unwrap();
+    assert_eq!(
+        items::string(&stored, "renewal_bucket"),
+        Some(bucket_of(renew_after).as_str()),
+        "and into the renewal index"
     );
     assert_eq!(
         items::string(&item(revoked).await, EXPIRY_BUCKET),

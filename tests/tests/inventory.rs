@@ -15,16 +15,7 @@ use serde_json::{Value, json};
 const SCOPE: &str = "inv:read";
 const AUDIENCE: &str = "https://inv.example";
 
-async fn get(path: &str, authorization: &str) -> (u16, Value) {
-    let resp = http()
-        .get(url(path))
-        .header("authorization", authorization)
-        .send()
-        .await
-        .expect("get");
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or(Value::Null))
-}
+use clavis_tests::get_as as get;
 
 /// Every item of a listing, following `next` (at most 200 pages).
 async fn all_pages(path: &str, authorization: &str) -> Vec<Value> {

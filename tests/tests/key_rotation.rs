@@ -75,6 +75,7 @@ async fn api_signing_with(signing: &str, published: &[&str]) -> App {
             signing_key_id: signing.to_owned(),
             published_key_ids: published.iter().map(|k| (*k).to_owned()).collect(),
             token_ttl_seconds: clavis_core::token::DEFAULT_TOKEN_TTL_SECONDS,
+            use_resolution: time::Duration::minutes(1),
         },
         Governance::shipped(&s.stage, "api").expect("the shipped policies load"),
     )

@@ -26,6 +26,7 @@ fn client() -> Client {
         created_at: OffsetDateTime::now_utc(),
         revocation: None,
         suspension: None,
+        auto_rotate: false,
     }
 }
 

@@ -274,6 +274,7 @@ async fn expired_and_failed_credentials_cannot_be_revoked() {
             rotated_to: None,
             secret_hash: ClientSecret::generate(id, SecretMode::Test).unwrap().hash(),
             revocation: None,
+            last_used_at: None,
         };
         db.put_item()
             .table_name(&stack().table_name)

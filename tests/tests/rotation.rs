@@ -7,9 +7,9 @@
 use std::time::Duration;
 
 use clavis_tests::{
-    assert_refused, basic, closed_execution, collect_messages, execution_arn,
-    execution_history_text, get_json, http, issue_credential, new_operator, operator_auth,
-    register_client, revoke_request, rows_mentioning, snapshot, stack, token_request, url,
+    assert_refused, basic, closed_execution, execution_arn, execution_history_text, get_json, http,
+    issue_credential, new_operator, operator_auth, register_client, revoke_request,
+    rows_mentioning, snapshot, stack, token_request, url,
 };
 use serde_json::{Value, json};
 
@@ -122,16 +122,9 @@ async fn both_secrets_work_during_the_overlap_and_only_the_successor_after_it() 
     assert_eq!(entry[0]["reason"], "superseded");
 
     // Subscribers: Credential Rotated, then Credential Revoked (superseded) with its seq.
-    let events = collect_messages(
-        &stack().subscriber_queue_url,
-        |b| b.contains(&predecessor),
-        Duration::from_secs(6),
-    )
-    .await;
-    let details: Vec<Value> = events
-        .iter()
-        .map(|b| serde_json::from_str::<Value>(b).expect("event json"))
-        .collect();
+    let details =
+        clavis_tests::subscriber_events(|b| b.contains(&predecessor), Duration::from_secs(6)).await;
+    let events = &details;
     let of_type = |t: &str| -> Vec<&Value> {
         details
             .iter()
@@ -415,4 +408,66 @@ async fn revoking_the_predecessor_during_the_overlap_revokes_it_once() {
     ))
     .await;
     assert_eq!(succ["status"], "active");
+}
+
+/// Asks for a token with `secret` every second until `stop` (the predecessor kept in use).
+async fn keep_using(client_id: &str, secret: &str, stop: tokio::time::Instant) {
+    while tokio::time::Instant::now() < stop {
+        token_status(client_id, secret).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+#[tokio::test]
+async fn on_drain_the_predecessor_retires_once_the_successor_took_over() {
+    let (client_id, predecessor, old_secret) = client_with_credential().await;
+    let (status, rotated) = rotate(
+        &predecessor,
+        &operator_auth(),
+        Some(&key()),
+        &json!({"overlap_seconds": 600, "retire": "on_drain", "drain_seconds": 5}),
+    )
+    .await;
+    assert_eq!(status, 201, "{rotated}");
+    let new_secret = rotated["client_secret"].as_str().unwrap().to_owned();
+    assert_eq!(token_status(&client_id, &new_secret).await, 200);
+    // While the old secret stays in use, it is not retired.
+    keep_using(
+        &client_id,
+        &old_secret,
+        tokio::time::Instant::now() + Duration::from_secs(20),
+    )
+    .await;
+    let pred = get_json(&format!("/v1/credentials/{predecessor}")).await;
+    assert_eq!(pred["status"], "active", "retired while in use: {pred}");
+    assert!(pred["last_used_at"].is_string(), "{pred}");
+    // Once it is left alone for the drain period, it is retired long before the overlap ends.
+    credential_reaches(&predecessor, "revoked", Duration::from_secs(60)).await;
+    let entry: Vec<Value> = clavis_tests::registry()
+        .await
+        .into_iter()
+        .filter(|e| e["credential_id"] == predecessor.as_str())
+        .collect();
+    assert_eq!(entry[0]["reason"], "superseded");
+    assert_eq!(token_status(&client_id, &new_secret).await, 200);
+}
+
+#[tokio::test]
+async fn on_drain_an_unused_successor_keeps_the_predecessor() {
+    let (_, predecessor, _) = client_with_credential().await;
+    let (status, rotated) = rotate(
+        &predecessor,
+        &operator_auth(),
+        Some(&key()),
+        &json!({"overlap_seconds": 600, "retire": "on_drain", "drain_seconds": 1}),
+    )
+    .await;
+    assert_eq!(status, 201, "{rotated}");
+    // Nobody has used the successor yet: however idle the predecessor, it stays.
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    let pred = get_json(&format!("/v1/credentials/{predecessor}")).await;
+    assert_eq!(pred["status"], "active", "{pred}");
+    let request_id = rotated["request_id"].as_str().unwrap();
+    let history = execution_history_text(&execution_arn(&rotate_machine(), request_id)).await;
+    assert!(history.contains("CheckDrain"), "the rotation is draining");
 }

@@ -208,6 +208,11 @@ impl App {
                 self.rotate_credential(req, &principal, param(matched, "credential_id"), now)
                     .await
             }
+            Route::SuccessorSecret => {
+                // Any client, authenticated with the credential being rotated: checked inside.
+                self.successor_secret(req, param(matched, "credential_id"), now)
+                    .await
+            }
             Route::ListRevocations => {
                 let principal = self.operator(req, scopes::REGISTRY, now).await?;
                 self.authorize(&principal, Action::ReadRegistry).await?;
@@ -232,6 +237,10 @@ impl App {
                     now,
                 )
                 .await
+            }
+            Route::AccessReview => {
+                let principal = self.operator_any(req, &INVENTORY_READERS, now).await?;
+                self.access_review(req, &principal, now).await
             }
             Route::ExportAudit => {
                 let principal = self.operator(req, scopes::AUDITOR, now).await?;
@@ -272,9 +281,15 @@ impl App {
     /// The caller, by HTTP Basic (an operator credential's id and secret) or by a bearer
     /// access token for the audience `clavis`; either way its credential is read consistently,
     /// so a revocation takes effect the moment it commits.
-    async fn authenticate(&self, req: &Request, now: OffsetDateTime) -> Result<Principal, Error> {
+    pub(crate) async fn authenticate(
+        &self,
+        req: &Request,
+        now: OffsetDateTime,
+    ) -> Result<Principal, Error> {
         match auth::bearer_token(req.headers()) {
-            None => auth::authenticate(&self.repo, req.headers(), now).await,
+            None => {
+                auth::authenticate(&self.repo, req.headers(), now, self.oauth.use_resolution).await
+            }
             Some(token) => {
                 let verified = self
                     .verify_own_token(token, Some(scopes::CLAVIS_AUDIENCE))

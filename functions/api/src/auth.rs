@@ -171,12 +171,14 @@ pub async fn authenticate(
     repo: &Repository,
     headers: &HeaderMap,
     now: OffsetDateTime,
+    use_resolution: time::Duration,
 ) -> Result<Principal, Error> {
     let (client_id, secret) = basic_credentials(headers)?;
     let (stored, client) = usable(repo, &secret.credential_id(), Some(&client_id), now)
         .await?
         .filter(|(c, _)| c.secret_hash.verifies(&secret))
         .ok_or(UserError::Unauthenticated)?;
+    record_use(repo, &stored, now, use_resolution).await;
     Ok(Principal {
         client_id,
         credential_id: stored.credential_id,
@@ -184,6 +186,19 @@ pub async fn authenticate(
         registered_by: client.owner,
         credential_request: stored.request_id,
     })
+}
+
+/// Writes down a use of `credential` when one is due. A failure is logged, never answered:
+/// tracking use must not cost anyone a token.
+pub async fn record_use(
+    repo: &Repository,
+    credential: &Credential,
+    now: OffsetDateTime,
+    resolution: time::Duration,
+) {
+    if let Err(e) = repo.record_use(credential, now, resolution).await {
+        tracing::warn!(credential_id = %credential.credential_id, error = %e, "use not recorded");
+    }
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use clavis_core::issuance::{
 };
 use clavis_core::request::{IssuanceRequest, RequestProblem, RequestStatus};
 use clavis_core::secret::ClientSecret;
-use clavis_core::workflow::{Launch, RequestRef, WorkflowKind};
+use clavis_core::workflow::{RequestRef, WorkflowKind};
 use clavis_core::{Error, SystemFault, UserError};
 use clavis_lambda::body;
 use clavis_lambda::problem::Problem;
@@ -110,17 +110,15 @@ impl App {
         if stored.status == RequestStatus::Pending {
             // Also on a replay: if the first caller died between storing and starting, this
             // starts it; otherwise the execution name makes it a no-op.
-            let input = serde_json::to_value(RequestRef {
+            let request = RequestRef {
                 request_id: stored.request_id,
                 client_id: stored.client_id,
-            })
-            .map_err(|e| SystemFault::Internal(format!("cannot encode input: {e}")))?;
-            let launch = Launch {
-                workflow,
-                name: stored.request_id.to_string(),
-                input,
             };
-            queued = self.launcher.launch(state_machine_arn, &launch).await? == Launched::Queued;
+            queued = self
+                .launcher
+                .launch_request(state_machine_arn, workflow, &request)
+                .await?
+                == Launched::Queued;
         }
         // RFC 7240 `Prefer: respond-async`: the caller follows `Location` instead of waiting.
         // Queued on the intake queue: nothing runs until replay starts it, so do not wait.
@@ -242,7 +240,7 @@ impl App {
     }
 
     /// Takes the pickup copy (once) and opens it.
-    async fn take_secret(
+    pub(crate) async fn take_secret(
         &self,
         request: &IssuanceRequest,
         principal: &Principal,

@@ -2,6 +2,7 @@
 //!
 //! `main.rs` only wires; everything here is an ordinary library, tested without the runtime.
 
+pub mod access_review;
 pub mod app;
 pub mod approvals;
 pub mod audit_export;

@@ -48,6 +48,7 @@ async fn main() -> Result<(), RuntimeError> {
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(clavis_core::token::DEFAULT_TOKEN_TTL_SECONDS),
+        use_resolution: clavis_lambda::config::use_resolution(),
     };
     let launcher = Launcher::new(
         Workflows::new(clavis_aws::clients::sfn(&deps.sdk)),

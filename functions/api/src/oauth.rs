@@ -35,6 +35,8 @@ pub struct OAuthConfig {
     pub published_key_ids: Vec<String>,
     /// Access token lifetime (capped by the credential's expiry).
     pub token_ttl_seconds: i64,
+    /// How precisely the use of a predecessor in an overlap is written down (otherwise hourly).
+    pub use_resolution: time::Duration,
 }
 
 /// The published keys, read from KMS once per container.
@@ -202,6 +204,7 @@ impl App {
             .kms
             .sign_es256(&self.oauth.signing_key_id, input.as_bytes())
             .await?;
+        auth::record_use(&self.repo, &credential, now, self.oauth.use_resolution).await;
         tracing::info!(client_id = %claims.client_id, credential_id = %claims.credential_id, jti = %claims.jti, expires_in = claims.expires_in(), "token issued");
         Ok(TokenAnswer {
             access_token: token::compact(&input, &signature),

@@ -12,9 +12,10 @@ use clavis_policy::Action;
 use lambda_http::{Body, Request, Response};
 use time::OffsetDateTime;
 
-use crate::app::App;
+use crate::app::{App, json};
 use crate::auth::Principal;
 use crate::issuance::{idempotency_key, pending_request};
+use crate::views::IssuedView;
 
 impl App {
     /// `POST /v1/credentials/{credential_id}/rotate`.
@@ -61,5 +62,61 @@ impl App {
         let arn = self.issue.rotate_state_machine_arn.clone();
         self.submit(req, principal, request, WorkflowKind::Rotate, &arn, now)
             .await
+    }
+}
+
+impl App {
+    /// `POST /v1/credentials/{credential_id}/successor`: a client, authenticated with the
+    /// credential it rotates away from, collects its successor's secret once (like pickup),
+    /// when the rotation was its own (an automatic rotation, or one it asked for).
+    pub(crate) async fn successor_secret(
+        &self,
+        req: &Request,
+        credential_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Response<Body>, Error> {
+        let principal = self.authenticate(req, now).await?;
+        let not_found = || UserError::NotFound("credential".into());
+        let id: CredentialId = credential_id.parse().map_err(|_| not_found())?;
+        if principal.credential_id != id {
+            return Err(UserError::Forbidden(
+                "only the credential being rotated fetches its successor's secret".into(),
+            )
+            .into());
+        }
+        let current = self
+            .repo
+            .get_credential(&id, true)
+            .await?
+            .ok_or_else(not_found)?
+            .value;
+        let no_successor = || UserError::NotFound(format!("a successor of {id}"));
+        let successor_id = current.rotated_to.ok_or_else(no_successor)?;
+        let request_id = self
+            .repo
+            .get_credential(&successor_id, true)
+            .await?
+            .and_then(|s| s.value.request_id)
+            .ok_or_else(no_successor)?;
+        let request = self
+            .repo
+            .get_request(&request_id, true)
+            .await?
+            .ok_or_else(no_successor)?
+            .value;
+        self.authorize(&principal, Action::PickUpSecret(&request))
+            .await?;
+        let (secret, expires_at) = self.take_secret(&request, &principal, now).await?;
+        tracing::info!(%request_id, credential_id = %successor_id, "successor secret fetched");
+        json(
+            200,
+            &IssuedView {
+                request_id,
+                status: request.status,
+                credential_id: Some(successor_id),
+                client_secret: Some(secret),
+                expires_at: Some(expires_at),
+            },
+        )
     }
 }

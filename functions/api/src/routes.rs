@@ -33,6 +33,9 @@ pub enum Route {
     RevokeCredential,
     /// `POST /v1/credentials/{credential_id}/rotate`: rotate a credential with an overlap.
     RotateCredential,
+    /// `POST /v1/credentials/{credential_id}/successor`: the successor's secret, once, for the
+    /// client authenticated with this credential.
+    SuccessorSecret,
     /// `GET /v1/revocations`: the revocation registry.
     ListRevocations,
     /// `GET /v1/approvals`: pending approvals, soonest deadline first.
@@ -45,6 +48,8 @@ pub enum Route {
     Deny,
     /// `GET /v1/audit`: a client's audit chain as NDJSON.
     ExportAudit,
+    /// `GET /v1/access-review`: per client, credentials, expiry, last use and flags.
+    AccessReview,
     /// `POST /oauth2/introspect`: RFC 7662 introspection.
     Introspect,
     /// `POST /oauth2/token`: client credentials grant.
@@ -107,6 +112,11 @@ pub const ROUTES: &[(Method, &str, Route)] = &[
         "/v1/credentials/{credential_id}/rotate",
         Route::RotateCredential,
     ),
+    (
+        Method::POST,
+        "/v1/credentials/{credential_id}/successor",
+        Route::SuccessorSecret,
+    ),
     (Method::GET, "/v1/revocations", Route::ListRevocations),
     (Method::GET, "/v1/approvals", Route::ListApprovals),
     (
@@ -125,6 +135,7 @@ pub const ROUTES: &[(Method, &str, Route)] = &[
         Route::Deny,
     ),
     (Method::GET, "/v1/audit", Route::ExportAudit),
+    (Method::GET, "/v1/access-review", Route::AccessReview),
     (Method::POST, "/oauth2/introspect", Route::Introspect),
     (Method::POST, "/oauth2/token", Route::Token),
     (Method::GET, "/.well-known/jwks.json", Route::Jwks),

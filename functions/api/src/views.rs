@@ -41,6 +41,10 @@ pub struct CredentialView {
     pub rotated_from: Option<CredentialId>,
     /// The credential that replaced it.
     pub rotated_to: Option<CredentialId>,
+    /// When it last authenticated (to the hour; to the use resolution while a successor
+    /// waits for it to drain), if ever.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_used_at: Option<OffsetDateTime>,
 }
 
 impl CredentialView {
@@ -58,6 +62,7 @@ impl CredentialView {
             policy_version: c.policy_version,
             request_id: c.request_id,
             rotated_from: c.rotated_from,
+            last_used_at: c.last_used_at,
             rotated_to: c.rotated_to,
         }
     }

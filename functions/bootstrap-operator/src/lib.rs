@@ -92,6 +92,7 @@ fn operator(
         created_at: now,
         revocation: None,
         suspension: None,
+        auto_rotate: false,
     };
     let credential_id = CredentialId::generate();
     let secret = ClientSecret::generate(credential_id, SecretMode::for_environment(environment))?;
@@ -111,6 +112,7 @@ fn operator(
         rotated_to: None,
         secret_hash: secret.hash(),
         revocation: None,
+        last_used_at: None,
     };
     // The bootstrap is its own approval: policy cannot run before an operator exists.
     credential

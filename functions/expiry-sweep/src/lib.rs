@@ -1,6 +1,7 @@
 //! `expiry-sweep` (DESIGN §4, "Expiry sweep"), run by an EventBridge schedule: marks every
 //! credential whose lifetime has ended expired, each with its audit record and
-//! `Credential Expired` event in one transaction.
+//! `Credential Expired` event in one transaction; then announces every renewal window that
+//! opened ([`renewal`]).
 //!
 //! It reads only what is due: the sparse `by-expiry` index, one UTC day at a time from its
 //! checkpoint (the first day not yet drained) through today, so its cost grows with the number
@@ -11,6 +12,8 @@
 //! outlasts its retries, a corrupt item) is logged and counted, and the run goes on; the
 //! checkpoint stays at its day, so the next run tries it again. A credential stops authenticating at its `expires_at`
 //! whether or not a sweep has run: the sweep records it, it does not enforce it.
+
+pub mod renewal;
 
 use clavis_aws::dynamo::Repository;
 use clavis_core::expiry;
@@ -61,11 +64,16 @@ pub struct SweepReport {
     /// Due credentials it could not expire (a fault, a corrupt item): logged, left for the
     /// next run; the checkpoint does not pass their day.
     pub failed: u64,
+    /// Credentials this run announced `Credential Expiring` for (their renewal window opened).
+    pub renewals: u64,
+    /// Automatic rotations this run asked for.
+    pub rotations: u64,
 }
 
-/// One sweep at `now`.
+/// One sweep at `now`: expiries first, then renewal windows.
 pub async fn sweep(
     repo: &Repository,
+    renewer: &renewal::Renewer,
     input: SweepInput,
     now: OffsetDateTime,
 ) -> Result<SweepReport, Error> {
@@ -80,6 +88,8 @@ pub async fn sweep(
         checkpoint: String::new(),
         more: false,
         failed: 0,
+        renewals: 0,
+        rotations: 0,
     };
     // Once a day keeps a failure, later days are still swept but the checkpoint stays there.
     let mut stuck = false;
@@ -121,7 +131,14 @@ pub async fn sweep(
         repo.set_expiry_checkpoint(checkpoint).await?;
     }
     report.checkpoint = expiry::bucket_name(checkpoint);
+    let renewed = renewal::renew(repo, renewer, bound, now).await?;
+    report.renewals = renewed.announced;
+    report.rotations = renewed.rotations;
+    report.failed += renewed.failed;
+    report.more |= renewed.more;
     tracing::info!(
+        renewals = report.renewals,
+        rotations = report.rotations,
         expired = report.expired,
         days_read = report.days_read,
         checkpoint = report.checkpoint,

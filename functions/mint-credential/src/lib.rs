@@ -43,6 +43,7 @@ pub fn credential_for(
         rotated_to: None,
         secret_hash: secret.hash(),
         revocation: None,
+        last_used_at: None,
     };
     credential.apply(LifecycleEvent::Approve)?;
     Ok(credential)

@@ -152,6 +152,24 @@ impl Launcher {
         &self.workflows
     }
 
+    /// Starts `workflow` for an issuance or rotation request on `state_machine_arn`, named
+    /// after the request (so a repeated start runs nothing), or queues the start.
+    pub async fn launch_request(
+        &self,
+        state_machine_arn: &str,
+        workflow: clavis_core::workflow::WorkflowKind,
+        request: &clavis_core::workflow::RequestRef,
+    ) -> Result<Launched, Error> {
+        let input = serde_json::to_value(request)
+            .map_err(|e| clavis_core::SystemFault::Internal(format!("cannot encode input: {e}")))?;
+        let launch = clavis_core::workflow::Launch {
+            workflow,
+            name: request.request_id.to_string(),
+            input,
+        };
+        self.launch(state_machine_arn, &launch).await
+    }
+
     /// Starts `launch` on `state_machine_arn`, or queues it if Step Functions fails with a
     /// fault. Only when the queue fails too is the original fault answered.
     pub async fn launch(

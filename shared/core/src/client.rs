@@ -87,6 +87,9 @@ pub struct NewClient {
     pub allowed_scopes: Vec<String>,
     /// Audiences credentials of this client may target.
     pub allowed_audiences: Vec<String>,
+    /// Rotate its credentials automatically when they enter their renewal window.
+    #[serde(default)]
+    pub auto_rotate: bool,
 }
 
 /// A registered client, as stored and as answered.
@@ -117,6 +120,10 @@ pub struct Client {
     /// Set while it is suspended (why, when, by whom); removed when it is resumed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suspension: Option<Suspension>,
+    /// Whether the expiry sweep rotates its credentials when they enter their renewal window
+    /// (the client then fetches each successor's secret itself).
+    #[serde(default)]
+    pub auto_rotate: bool,
 }
 
 /// Why and since when a client is suspended.
@@ -193,6 +200,7 @@ impl NewClient {
             created_at: now,
             revocation: None,
             suspension: None,
+            auto_rotate: self.auto_rotate,
         })
     }
 }
@@ -250,6 +258,7 @@ pub(crate) mod tests_support {
             tier: Tier::Standard,
             allowed_scopes: vec!["billing:read".into()],
             allowed_audiences: vec!["https://billing.example.com".into()],
+            auto_rotate: false,
         }
     }
 

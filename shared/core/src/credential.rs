@@ -63,7 +63,14 @@ pub struct Credential {
     /// Set when it was revoked.
     #[serde(default)]
     pub revocation: Option<Revocation>,
+    /// When it last authenticated, to within [`Credential::use_interval`]: written at most once
+    /// an interval, never once per token.
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub last_used_at: Option<OffsetDateTime>,
 }
+
+/// How often a credential's use is written down when no rotation waits on it.
+pub const USE_INTERVAL: time::Duration = time::Duration::hours(1);
 
 impl Credential {
     /// Applies a lifecycle event, or refuses it without changing anything.
@@ -84,6 +91,23 @@ impl Credential {
     /// Whether the credential may authenticate at `now`: active and not past its expiry.
     pub fn is_usable_at(&self, now: OffsetDateTime) -> bool {
         self.status_at(now) == CredentialState::Active
+    }
+
+    /// How precisely its use is tracked: to `resolution` while it is a predecessor in an
+    /// overlap (a rotation that retires on drain watches it), to [`USE_INTERVAL`] otherwise.
+    pub fn use_interval(&self, resolution: time::Duration) -> time::Duration {
+        if self.rotated_to.is_some() {
+            resolution
+        } else {
+            USE_INTERVAL
+        }
+    }
+
+    /// Whether a use at `now` should be written down: never recorded, or not within its
+    /// [`Credential::use_interval`].
+    pub fn use_to_record(&self, now: OffsetDateTime, resolution: time::Duration) -> bool {
+        self.last_used_at
+            .is_none_or(|t| now - t >= self.use_interval(resolution))
     }
 
     /// Whether the credential may authenticate at `now` on behalf of `client`: usable, and
@@ -123,6 +147,7 @@ pub(crate) mod tests_support {
             rotated_to: None,
             secret_hash: secret.hash(),
             revocation: None,
+            last_used_at: None,
         }
     }
 }
@@ -180,6 +205,23 @@ mod tests {
         assert!(!credential.is_usable_for(&other, now));
         client.status = ClientStatus::Active;
         assert!(!credential.is_usable_for(&client, now + Duration::hours(2)));
+    }
+
+    #[test]
+    fn use_is_written_hourly_and_to_the_resolution_while_a_successor_waits() {
+        let now = OffsetDateTime::UNIX_EPOCH + Duration::days(1);
+        let second = Duration::seconds(1);
+        let mut c = active(Duration::days(2));
+        assert!(c.use_to_record(now, 60 * second), "never used");
+        c.last_used_at = Some(now - Duration::minutes(59));
+        assert!(!c.use_to_record(now, 60 * second));
+        c.last_used_at = Some(now - Duration::hours(1));
+        assert!(c.use_to_record(now, 60 * second));
+        c.rotated_to = Some(CredentialId::generate());
+        c.last_used_at = Some(now - 59 * second);
+        assert!(!c.use_to_record(now, 60 * second));
+        c.last_used_at = Some(now - 60 * second);
+        assert!(c.use_to_record(now, 60 * second));
     }
 
     #[test]

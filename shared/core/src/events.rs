@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use ulid::Ulid;
 
+use crate::access_review::ReviewSummary;
 use crate::client::Environment;
 use crate::ids::{ClientId, CredentialId, RequestId};
 use crate::revocation::RevocationReason;
@@ -195,6 +196,60 @@ pub struct ClientResumed {
 
 impl ClavisEvent for ClientResumed {
     const DETAIL_TYPE: &'static str = "Client Resumed";
+
+    fn meta(&self) -> &EventMeta {
+        &self.meta
+    }
+}
+
+/// `Access Review Due`: the scheduled access review ran; its counts say what reviewers should
+/// look at (`GET /v1/access-review` lists it client by client).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessReviewDue {
+    /// Event metadata.
+    #[serde(flatten)]
+    pub meta: EventMeta,
+    /// The review window: credentials unused for this many days count as unused.
+    pub unused_days: u32,
+    /// The counts.
+    #[serde(flatten)]
+    pub summary: ReviewSummary,
+    /// Whether every client was reviewed (false: the run hit its time budget).
+    pub complete: bool,
+}
+
+impl ClavisEvent for AccessReviewDue {
+    const DETAIL_TYPE: &'static str = "Access Review Due";
+
+    fn meta(&self) -> &EventMeta {
+        &self.meta
+    }
+}
+
+/// `Credential Expiring`: a credential entered its renewal window (once per credential). When
+/// its client rotates automatically, the rotation has been asked for: `rotation_request_id`
+/// names it, and the client fetches its successor's secret itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CredentialExpiring {
+    /// Event metadata.
+    #[serde(flatten)]
+    pub meta: EventMeta,
+    /// The credential.
+    pub credential_id: CredentialId,
+    /// Its client.
+    pub client_id: ClientId,
+    /// When its renewal window opened.
+    #[serde(with = "time::serde::rfc3339")]
+    pub renew_after: OffsetDateTime,
+    /// When it expires.
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    /// The automatic rotation asked for, if its client rotates automatically.
+    pub rotation_request_id: Option<RequestId>,
+}
+
+impl ClavisEvent for CredentialExpiring {
+    const DETAIL_TYPE: &'static str = "Credential Expiring";
 
     fn meta(&self) -> &EventMeta {
         &self.meta
@@ -554,6 +609,50 @@ mod tests {
         );
         assert!(errors(&validator, &detail).is_empty());
         detail["suspended_at"] = detail["resumed_at"].clone();
+        assert!(!errors(&validator, &detail).is_empty());
+    }
+
+    #[test]
+    fn access_review_due_matches_its_published_schema() {
+        let event = AccessReviewDue {
+            meta: EventMeta::new(OffsetDateTime::now_utc()),
+            unused_days: 30,
+            summary: ReviewSummary {
+                clients: 3,
+                credentials: 5,
+                unused_credentials: 2,
+                unused_clients: 1,
+                over_privileged_clients: 1,
+            },
+            complete: true,
+        };
+        let (validator, mut detail) = checked(
+            include_str!("../../../events/schemas/access-review-due.json"),
+            &event.to_outbox(),
+        );
+        assert!(errors(&validator, &detail).is_empty());
+        detail["clients"] = serde_json::Value::from(-1);
+        assert!(!errors(&validator, &detail).is_empty());
+    }
+
+    #[test]
+    fn credential_expiring_matches_its_published_schema() {
+        let now = OffsetDateTime::now_utc();
+        let mut event = CredentialExpiring {
+            meta: EventMeta::new(now),
+            credential_id: CredentialId::generate(),
+            client_id: ClientId::generate(),
+            renew_after: now,
+            expires_at: now + Duration::hours(1),
+            rotation_request_id: None,
+        };
+        let schema = include_str!("../../../events/schemas/credential-expiring.json");
+        let (validator, detail) = checked(schema, &event.to_outbox());
+        assert!(errors(&validator, &detail).is_empty());
+        event.rotation_request_id = Some(RequestId::generate());
+        let (validator, mut detail) = checked(schema, &event.to_outbox());
+        assert!(errors(&validator, &detail).is_empty());
+        detail["rotation_request_id"] = serde_json::Value::String("crd_x".into());
         assert!(!errors(&validator, &detail).is_empty());
     }
 

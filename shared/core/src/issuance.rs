@@ -289,6 +289,7 @@ mod tests {
             created_at: OffsetDateTime::UNIX_EPOCH,
             revocation: None,
             suspension: None,
+            auto_rotate: false,
         }
     }
 

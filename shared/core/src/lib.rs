@@ -4,6 +4,7 @@
 //! hash chain and the error taxonomy. Everything here is deterministic given its inputs (time and
 //! randomness are passed in or drawn from the OS explicitly), so it is tested exhaustively.
 
+pub mod access_review;
 pub mod approval;
 pub mod audit;
 pub mod client;

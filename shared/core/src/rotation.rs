@@ -25,6 +25,28 @@ pub fn max_overlap_seconds(tier: Tier) -> u64 {
     }
 }
 
+/// Longest drain period a client of `tier` may get, and the one a rotation that retires on
+/// drain gets when it names none: how long the predecessor must go unused, once the successor
+/// has been used, before it is retired early.
+pub fn max_drain_seconds(tier: Tier) -> u64 {
+    match tier {
+        Tier::Standard => 15 * 60,
+        Tier::Privileged => 5 * 60,
+    }
+}
+
+/// When a rotation retires its predecessor.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RetireMode {
+    /// When the overlap ends.
+    #[default]
+    AtOverlapEnd,
+    /// As soon as the successor has been used and the predecessor has gone unused for the
+    /// drain period; at the latest when the overlap ends.
+    OnDrain,
+}
+
 /// The body of `POST /v1/credentials/{credential_id}/rotate` (every field optional).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -39,6 +61,13 @@ pub struct RotateRequest {
     /// As for issuance: the longest a held rotation waits for an approver.
     #[serde(default)]
     pub approval_window_seconds: Option<u64>,
+    /// When to retire the predecessor (default: when the overlap ends).
+    #[serde(default)]
+    pub retire: Option<RetireMode>,
+    /// With `retire: on_drain`: how long the predecessor must go unused (at most, and by
+    /// default, the tier's [`max_drain_seconds`]).
+    #[serde(default)]
+    pub drain_seconds: Option<u64>,
 }
 
 /// What makes an issuance a rotation: the credential it replaces and the overlap.
@@ -49,6 +78,16 @@ pub struct Rotation {
     pub predecessor: CredentialId,
     /// How long both stay valid after the successor activates, in seconds.
     pub overlap_seconds: u64,
+    /// When the predecessor is retired.
+    #[serde(default, skip_serializing_if = "is_at_overlap_end")]
+    pub retire: RetireMode,
+    /// With [`RetireMode::OnDrain`]: how long the predecessor must go unused, in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drain_seconds: Option<u64>,
+}
+
+fn is_at_overlap_end(mode: &RetireMode) -> bool {
+    *mode == RetireMode::AtOverlapEnd
 }
 
 /// Refuses to rotate a predecessor that is not active at `now` or already has a successor.
@@ -82,6 +121,32 @@ impl RotateRequest {
         let max_overlap = max_overlap_seconds(client.tier);
         let overlap_seconds = self.overlap_seconds.unwrap_or(max_overlap);
         let overlap_ok = (1..=max_overlap).contains(&overlap_seconds);
+        let retire = self.retire.unwrap_or_default();
+        let max_drain = max_drain_seconds(client.tier);
+        let drain_seconds = match retire {
+            RetireMode::OnDrain => Some(self.drain_seconds.unwrap_or(max_drain)),
+            RetireMode::AtOverlapEnd => self.drain_seconds,
+        };
+        let mut extra = Vec::new();
+        if !overlap_ok {
+            extra.push(FieldViolation::new(
+                "overlap_seconds",
+                format!("must be 1 to {max_overlap} for this client's tier"),
+            ));
+        }
+        match (retire, drain_seconds) {
+            (RetireMode::AtOverlapEnd, Some(_)) => extra.push(FieldViolation::new(
+                "drain_seconds",
+                "applies only with retire: on_drain",
+            )),
+            (RetireMode::OnDrain, Some(d)) if !(1..=max_drain).contains(&d) => {
+                extra.push(FieldViolation::new(
+                    "drain_seconds",
+                    format!("must be 1 to {max_drain} for this client's tier"),
+                ));
+            }
+            _ => {}
+        }
         let mut params = CredentialRequest {
             ttl_seconds: lifetime_of(predecessor, client.tier),
             scopes: predecessor.scopes.iter().cloned().collect(),
@@ -92,29 +157,25 @@ impl RotateRequest {
             approval_window_seconds: self.approval_window_seconds,
         }
         .validate()
-        .map_err(|e| with_overlap_violation(e, overlap_ok, max_overlap))?;
-        if !overlap_ok {
-            return Err(with_overlap_violation(
-                UserError::Invalid(Vec::new()),
-                false,
-                max_overlap,
-            ));
+        .map_err(|e| with_violations(e, &extra))?;
+        if !extra.is_empty() {
+            return Err(UserError::Invalid(extra));
         }
         params.rotation = Some(Rotation {
             predecessor: id,
             overlap_seconds,
+            retire,
+            drain_seconds,
         });
         Ok(params)
     }
 }
 
-fn with_overlap_violation(err: UserError, overlap_ok: bool, max: u64) -> UserError {
+/// `err` with `extra` violations of the rotation's own fields appended to its list.
+fn with_violations(err: UserError, extra: &[FieldViolation]) -> UserError {
     match err {
-        UserError::Invalid(mut violations) if !overlap_ok => {
-            violations.push(FieldViolation::new(
-                "overlap_seconds",
-                format!("must be 1 to {max} for this client's tier"),
-            ));
+        UserError::Invalid(mut violations) => {
+            violations.extend_from_slice(extra);
             UserError::Invalid(violations)
         }
         other => other,
@@ -130,6 +191,66 @@ fn lifetime_of(predecessor: &Credential, tier: Tier) -> u64 {
         .and_then(|s| u64::try_from(s).ok())
         .unwrap_or(max)
         .clamp(MIN_TTL_SECONDS, max)
+}
+
+/// What a rotation that retires on drain should do next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "verdict")]
+pub enum DrainVerdict {
+    /// Retire the predecessor now, for this reason.
+    RetireNow {
+        /// Why now.
+        reason: RetireReason,
+    },
+    /// Look again after this many seconds.
+    Wait {
+        /// Seconds until the next look (at least 1).
+        seconds: u64,
+    },
+}
+
+/// Why a draining rotation retires its predecessor now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RetireReason {
+    /// The successor has been used and the predecessor has gone unused for the drain period.
+    Drained,
+    /// The overlap is over.
+    OverlapEnded,
+    /// Either credential is no longer active (retirement finds out what is left to do).
+    Ended,
+}
+
+/// The drain decision at `now` for `predecessor` replaced by `successor` under `rotation`, with
+/// use tracked to `resolution` (so the predecessor must look unused for the drain period plus
+/// one resolution: it may have been used up to one resolution after its recorded use).
+pub fn drain_verdict(
+    predecessor: &Credential,
+    successor: &Credential,
+    rotation: &Rotation,
+    now: OffsetDateTime,
+    resolution: time::Duration,
+) -> DrainVerdict {
+    let seconds = |s: u64| time::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX));
+    let activated = successor.issued_at.unwrap_or(now);
+    let overlap_end = activated.saturating_add(seconds(rotation.overlap_seconds));
+    let retire = |reason| DrainVerdict::RetireNow { reason };
+    if now >= overlap_end {
+        return retire(RetireReason::OverlapEnded);
+    }
+    if !predecessor.is_usable_at(now) || !successor.is_usable_at(now) {
+        return retire(RetireReason::Ended);
+    }
+    let drain = seconds(rotation.drain_seconds.unwrap_or(0)) + resolution;
+    let idle = predecessor.last_used_at.is_none_or(|t| now - t >= drain);
+    if successor.last_used_at.is_some() && idle {
+        return retire(RetireReason::Drained);
+    }
+    let left = (overlap_end - now).whole_seconds().max(1);
+    let step = resolution.whole_seconds().max(1);
+    DrainVerdict::Wait {
+        seconds: u64::try_from(left.min(step)).unwrap_or(1),
+    }
 }
 
 /// The request id of a rotation of `predecessor` by `requester` under `idempotency_key`: the
@@ -177,7 +298,9 @@ mod tests {
             p.rotation,
             Some(Rotation {
                 predecessor: c.credential_id,
-                overlap_seconds: 24 * 3600
+                overlap_seconds: 24 * 3600,
+                retire: RetireMode::AtOverlapEnd,
+                drain_seconds: None,
             })
         );
         assert!(p.justification.contains(&c.credential_id.to_string()));
@@ -232,6 +355,134 @@ mod tests {
             .into_params(&c, &client_of(&c, Tier::Privileged))
             .unwrap();
         assert_eq!(p.ttl_seconds, max_ttl_seconds(Tier::Privileged));
+    }
+
+    fn draining(overlap: u64, drain: u64) -> Rotation {
+        Rotation {
+            predecessor: CredentialId::generate(),
+            overlap_seconds: overlap,
+            retire: RetireMode::OnDrain,
+            drain_seconds: Some(drain),
+        }
+    }
+
+    #[test]
+    fn on_drain_needs_a_drain_period_only_there_and_within_the_tier() {
+        let c = credential();
+        let client = client_of(&c, Tier::Privileged);
+        let body = |retire, drain| RotateRequest {
+            retire,
+            drain_seconds: drain,
+            ..RotateRequest::default()
+        };
+        let p = body(Some(RetireMode::OnDrain), None)
+            .into_params(&c, &client)
+            .unwrap();
+        assert_eq!(p.rotation.unwrap().drain_seconds, Some(300));
+        for (retire, drain) in [
+            (None, Some(60)),
+            (Some(RetireMode::OnDrain), Some(0)),
+            (Some(RetireMode::OnDrain), Some(301)),
+        ] {
+            let err = body(retire, drain).into_params(&c, &client).unwrap_err();
+            let fields: Vec<_> = err.violations().iter().map(|v| v.field.as_str()).collect();
+            assert_eq!(fields, ["drain_seconds"], "{retire:?} {drain:?}");
+        }
+    }
+
+    #[test]
+    fn a_drained_predecessor_retires_once_the_successor_is_used() {
+        let minute = Duration::minutes(1);
+        let now = OffsetDateTime::now_utc();
+        let mut pred = credential();
+        let mut succ = credential();
+        succ.issued_at = Some(now - 10 * minute);
+        let rotation = draining(3600, 120);
+        pred.last_used_at = Some(now - 2 * minute);
+        assert_eq!(
+            drain_verdict(&pred, &succ, &rotation, now, minute),
+            DrainVerdict::Wait { seconds: 60 },
+            "the successor was never used"
+        );
+        succ.last_used_at = Some(now);
+        assert!(
+            matches!(
+                drain_verdict(&pred, &succ, &rotation, now, minute),
+                DrainVerdict::Wait { .. }
+            ),
+            "used 2 minutes ago: within drain plus one resolution"
+        );
+        pred.last_used_at = Some(now - 3 * minute);
+        assert_eq!(
+            drain_verdict(&pred, &succ, &rotation, now, minute),
+            DrainVerdict::RetireNow {
+                reason: RetireReason::Drained
+            }
+        );
+        pred.last_used_at = None;
+        assert_eq!(
+            drain_verdict(&pred, &succ, &rotation, now, minute),
+            DrainVerdict::RetireNow {
+                reason: RetireReason::Drained
+            },
+            "never used at all"
+        );
+    }
+
+    #[test]
+    fn the_overlap_end_and_a_revocation_end_the_drain() {
+        let minute = Duration::minutes(1);
+        let now = OffsetDateTime::now_utc();
+        let pred = credential();
+        let mut succ = credential();
+        succ.issued_at = Some(now - 61 * minute);
+        assert_eq!(
+            drain_verdict(&pred, &succ, &draining(3600, 60), now, minute),
+            DrainVerdict::RetireNow {
+                reason: RetireReason::OverlapEnded
+            }
+        );
+        succ.issued_at = Some(now - Duration::seconds(3590));
+        assert_eq!(
+            drain_verdict(&pred, &succ, &draining(3600, 60), now, minute),
+            DrainVerdict::Wait { seconds: 10 },
+            "never past the overlap's end"
+        );
+        succ.apply(crate::lifecycle::LifecycleEvent::Revoke)
+            .unwrap();
+        assert_eq!(
+            drain_verdict(&pred, &succ, &draining(3600, 60), now, minute),
+            DrainVerdict::RetireNow {
+                reason: RetireReason::Ended
+            }
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn a_draining_rotation_never_outlives_its_overlap(
+            overlap in 1u64..100_000, elapsed in 0i64..200_000, resolution in 1i64..600,
+            used in proptest::option::of(0i64..200_000),
+        ) {
+            let now = OffsetDateTime::now_utc();
+            let mut pred = credential();
+            pred.expires_at = now + Duration::days(30);
+            let mut succ = pred.clone();
+            succ.issued_at = Some(now - Duration::seconds(elapsed));
+            succ.last_used_at = used.map(|u| now - Duration::seconds(u));
+            let rotation = draining(overlap, 60);
+            match drain_verdict(&pred, &succ, &rotation, now, Duration::seconds(resolution)) {
+                DrainVerdict::Wait { seconds } => {
+                    prop_assert!(seconds >= 1);
+                    prop_assert!(elapsed + i64::try_from(seconds).unwrap() <= i64::try_from(overlap).unwrap().max(elapsed + 1));
+                    prop_assert!(i64::try_from(seconds).unwrap() <= resolution);
+                }
+                DrainVerdict::RetireNow { reason: RetireReason::OverlapEnded } => {
+                    prop_assert!(elapsed >= i64::try_from(overlap).unwrap());
+                }
+                DrainVerdict::RetireNow { .. } => prop_assert!(elapsed < i64::try_from(overlap).unwrap()),
+            }
+        }
     }
 
     proptest! {

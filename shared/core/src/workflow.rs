@@ -6,7 +6,7 @@ use crate::client::Environment;
 use crate::ids::{ClientId, CredentialId, RequestId};
 use crate::issuance::IssuanceGrant;
 use crate::risk::RiskAssessment;
-use crate::rotation::Rotation;
+use crate::rotation::{DrainVerdict, Rotation};
 
 /// The Step Functions error name of an approver's denial (`SendTaskFailure`).
 pub const APPROVAL_DENIED: &str = "Clavis.Approval.denied";
@@ -104,6 +104,16 @@ pub struct Issued {
     /// retires the predecessor.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotation: Option<Rotation>,
+}
+
+/// The output of `CheckDrain`: the activated rotation, and what to do next.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DrainCheck {
+    /// The activated rotation (passed on to the next look, or to `RetirePredecessor`).
+    #[serde(flatten)]
+    pub issued: Issued,
+    /// Retire now, or look again after some seconds.
+    pub drain: DrainVerdict,
 }
 
 /// How a rotation ended for its predecessor (the output of `RetirePredecessor`).

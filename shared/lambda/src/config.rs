@@ -93,3 +93,37 @@ mod tests {
         assert_eq!(s.table_name, "table_name");
     }
 }
+
+/// Default of `USE_RESOLUTION_SECONDS`: a predecessor's use is tracked to the minute.
+pub const DEFAULT_USE_RESOLUTION_SECONDS: i64 = 60;
+
+/// How precisely the use of a predecessor in an overlap is tracked (`USE_RESOLUTION_SECONDS`,
+/// 1 to 3600, default 60): the api writes its use at most this often, and a rotation that
+/// retires on drain looks again this often.
+pub fn use_resolution() -> time::Duration {
+    use_resolution_from(std::env::var("USE_RESOLUTION_SECONDS").ok().as_deref())
+}
+
+/// [`use_resolution`] of a variable's value; anything unusable is the default.
+pub fn use_resolution_from(value: Option<&str>) -> time::Duration {
+    let seconds = value
+        .and_then(|v| v.parse::<i64>().ok())
+        .filter(|s| (1..=3600).contains(s))
+        .unwrap_or(DEFAULT_USE_RESOLUTION_SECONDS);
+    time::Duration::seconds(seconds)
+}
+
+#[cfg(test)]
+mod use_resolution_tests {
+    use super::*;
+
+    #[test]
+    fn the_resolution_is_bounded_and_defaults_to_a_minute() {
+        let s = |v| use_resolution_from(v).whole_seconds();
+        assert_eq!(s(None), 60);
+        assert_eq!(s(Some("5")), 5);
+        for bad in ["0", "3601", "-1", "soon", ""] {
+            assert_eq!(s(Some(bad)), 60, "{bad}");
+        }
+    }
+}

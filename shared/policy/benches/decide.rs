@@ -40,6 +40,7 @@ fn bench(c: &mut Criterion) {
         created_at: time::OffsetDateTime::UNIX_EPOCH,
         revocation: None,
         suspension: None,
+        auto_rotate: false,
     };
     let request = |scopes: &[&str]| {
         CredentialRequest {

@@ -55,6 +55,7 @@ fn client(environment: Environment, scopes: &[&str]) -> Client {
         created_at: OffsetDateTime::UNIX_EPOCH,
         revocation: None,
         suspension: None,
+        auto_rotate: false,
     }
 }
 
@@ -287,6 +288,7 @@ fn revoking_and_exporting_need_their_scopes() {
         rotated_to: None,
         secret_hash: ClientSecret::generate(id, SecretMode::Test).unwrap().hash(),
         revocation: None,
+        last_used_at: None,
     };
     let issuer = Who::with(&["clavis.issuer"]);
     assert!(!decide("dev", &issuer, Action::RevokeCredential(&credential)).allowed);
@@ -600,6 +602,8 @@ fn rotation(scopes: &[&str]) -> IssuanceParams {
     p.rotation = Some(clavis_core::rotation::Rotation {
         predecessor: CredentialId::generate(),
         overlap_seconds: 60,
+        retire: clavis_core::rotation::RetireMode::AtOverlapEnd,
+        drain_seconds: None,
     });
     p
 }

@@ -135,6 +135,7 @@ pub(crate) fn registered_entry(client: &Client, actor: &str) -> AuditEntry {
                 "allowed_audiences".to_owned(),
                 list(&client.allowed_audiences),
             ),
+            ("auto_rotate".to_owned(), client.auto_rotate.to_string()),
         ]),
     }
 }

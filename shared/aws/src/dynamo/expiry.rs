@@ -25,6 +25,24 @@ pub const BY_EXPIRY: &str = "by-expiry";
 /// change that ends its life.
 pub const EXPIRY_BUCKET: &str = "expiry_bucket";
 
+/// A sparse index of credentials by the UTC day of a time, and that time.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DayIndex {
+    /// The index.
+    pub(crate) name: &'static str,
+    /// Its partition attribute (the day).
+    pub(crate) bucket: &'static str,
+    /// Its sort attribute (the time).
+    pub(crate) at: &'static str,
+}
+
+/// [`BY_EXPIRY`].
+pub(crate) const EXPIRY_INDEX: DayIndex = DayIndex {
+    name: BY_EXPIRY,
+    bucket: EXPIRY_BUCKET,
+    at: "expires_at",
+};
+
 /// Reads and conditional writes of one expiry before contention is a fault.
 const EXPIRE_ATTEMPTS: u32 = 4;
 
@@ -47,14 +65,27 @@ impl Repository {
         limit: usize,
         start: Option<Item>,
     ) -> Result<DuePage, Error> {
+        self.due_in(&EXPIRY_INDEX, day, now, limit, start).await
+    }
+
+    /// A page of `day`'s bucket of `index` whose time is at or before `now`.
+    pub(crate) async fn due_in(
+        &self,
+        index: &DayIndex,
+        day: Date,
+        now: OffsetDateTime,
+        limit: usize,
+        start: Option<Item>,
+    ) -> Result<DuePage, Error> {
         let now = items::timestamp(now)?;
         let page = self
             .db
             .query()
             .table_name(&self.table)
-            .index_name(BY_EXPIRY)
-            .key_condition_expression("#bucket = :bucket AND expires_at <= :now")
-            .expression_attribute_names("#bucket", EXPIRY_BUCKET)
+            .index_name(index.name)
+            .key_condition_expression("#bucket = :bucket AND #at <= :now")
+            .expression_attribute_names("#bucket", index.bucket)
+            .expression_attribute_names("#at", index.at)
             .expression_attribute_values(":bucket", AttributeValue::S(expiry::bucket_name(day)))
             .expression_attribute_values(":now", AttributeValue::S(now))
             .projection_expression("credential_id")
@@ -67,7 +98,7 @@ impl Repository {
             .items
             .unwrap_or_default()
             .iter()
-            .map(|item| items::credential_id_in(item, BY_EXPIRY))
+            .map(|item| items::credential_id_in(item, index.name))
             .collect::<Result<_, _>>()?;
         Ok(DuePage {
             credential_ids,
@@ -128,7 +159,9 @@ impl Repository {
         let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(items::key(keys::credential(credential_id))))
-            .update_expression("SET #status = :expired, #version = :next REMOVE #bucket")
+            .update_expression(
+                "SET #status = :expired, #version = :next REMOVE #bucket, renewal_bucket",
+            )
             .condition_expression("#version = :version AND #status = :active")
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#version", keys::VERSION)
@@ -170,11 +203,21 @@ impl Repository {
 
     /// The first day the expiry sweep has not drained yet; `None` before the first sweep.
     pub async fn expiry_checkpoint(&self) -> Result<Option<Date>, Error> {
+        self.checkpoint(keys::expiry_checkpoint()).await
+    }
+
+    /// Records that every day before `day` is drained. Never moves the checkpoint back.
+    pub async fn set_expiry_checkpoint(&self, day: Date) -> Result<(), Error> {
+        self.set_checkpoint(keys::expiry_checkpoint(), day).await
+    }
+
+    /// The day a sweep checkpoint at `key` holds; `None` before the first sweep.
+    pub(crate) async fn checkpoint(&self, key: (String, String)) -> Result<Option<Date>, Error> {
         let out = self
             .db
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(items::key(keys::expiry_checkpoint())))
+            .set_key(Some(items::key(key)))
             .consistent_read(true)
             .send()
             .await
@@ -184,19 +227,23 @@ impl Repository {
         };
         let format = time::macros::format_description!("[year]-[month]-[day]");
         Date::parse(day, &format).map(Some).map_err(|e| {
-            SystemFault::Internal(format!("corrupt expiry checkpoint {day}: {e}")).into()
+            SystemFault::Internal(format!("corrupt sweep checkpoint {day}: {e}")).into()
         })
     }
 
-    /// Records that every day before `day` is drained. Never moves the checkpoint back.
-    pub async fn set_expiry_checkpoint(&self, day: Date) -> Result<(), Error> {
+    /// Moves the sweep checkpoint at `key` to `day`, never back.
+    pub(crate) async fn set_checkpoint(
+        &self,
+        key: (String, String),
+        day: Date,
+    ) -> Result<(), Error> {
         let name = expiry::bucket_name(day);
         let result = self
             .db
             .put_item()
             .table_name(&self.table)
             .set_item(Some({
-                let mut item = items::key(keys::expiry_checkpoint());
+                let mut item = items::key(key);
                 item.insert(keys::ENTITY.into(), AttributeValue::S("checkpoint".into()));
                 item.insert("day".into(), AttributeValue::S(name.clone()));
                 item

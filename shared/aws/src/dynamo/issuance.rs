@@ -208,12 +208,20 @@ impl Repository {
         at: OffsetDateTime,
     ) -> Result<AuditRecord, Error> {
         let (client_id, credential_id) = (credential.client_id, &credential.credential_id);
-        let credential_update = Update::builder()
+        // A credential whose renewal window opens before it expires waits in `by-renewal`.
+        let renewal_bucket = credential
+            .renew_after
+            .filter(|r| *r < credential.expires_at)
+            .map(expiry::bucket_of);
+        let mut credential_update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(items::key(keys::credential(credential_id))))
-            .update_expression(
-                "SET #status = :active, issued_at = :now, #version = #version + :one, #bucket = :bucket",
-            )
+            .update_expression(if renewal_bucket.is_some() {
+                "SET #status = :active, issued_at = :now, #version = #version + :one, \
+                 #bucket = :bucket, renewal_bucket = :renewal"
+            } else {
+                "SET #status = :active, issued_at = :now, #version = #version + :one, #bucket = :bucket"
+            })
             .condition_expression("#status = :approved")
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#version", keys::VERSION)
@@ -223,9 +231,12 @@ impl Repository {
             .expression_attribute_values(":active", AttributeValue::S("active".into()))
             .expression_attribute_values(":approved", AttributeValue::S("approved".into()))
             .expression_attribute_values(":now", AttributeValue::S(rfc3339(at)))
-            .expression_attribute_values(":one", AttributeValue::N("1".into()))
-            .build()
-            .map_err(build_fault)?;
+            .expression_attribute_values(":one", AttributeValue::N("1".into()));
+        if let Some(bucket) = renewal_bucket {
+            credential_update = credential_update
+                .expression_attribute_values(":renewal", AttributeValue::S(bucket));
+        }
+        let credential_update = credential_update.build().map_err(build_fault)?;
         let mut writes = vec![
             ConditionalWrite {
                 item: TransactWriteItem::builder()

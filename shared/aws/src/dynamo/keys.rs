@@ -56,6 +56,11 @@ pub fn expiry_checkpoint() -> (String, String) {
     ("SWEEP".into(), "EXPIRY".into())
 }
 
+/// Key of the renewal phase's checkpoint (the first day whose renewals are not all announced).
+pub fn renewal_checkpoint() -> (String, String) {
+    ("SWEEP".into(), "RENEWAL".into())
+}
+
 /// Key of an issuance request item.
 pub fn request(id: &RequestId) -> (String, String) {
     (format!("REQUEST#{id}"), "REQUEST".into())

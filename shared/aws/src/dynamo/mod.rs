@@ -4,6 +4,7 @@
 //! client's chain head ([`audited`]), so there is no change without its record. Items carry a
 //! `version` attribute for optimistic concurrency.
 
+pub mod access_review;
 pub mod approvals;
 pub mod audited;
 pub mod client_revocation;
@@ -18,11 +19,13 @@ pub mod keys;
 pub mod outbox;
 pub mod policy;
 pub mod rates;
+pub mod renewal;
 pub mod request_replay;
 pub mod revocations;
 pub mod rotation;
 pub mod standing;
 pub mod trail;
+pub mod usage;
 
 use aws_sdk_dynamodb::Client as DynamoDb;
 

@@ -232,7 +232,8 @@ impl Repository {
             .table_name(&self.table)
             .set_key(Some(items::key(keys::credential(&entry.credential_id))))
             .update_expression(
-                "SET #status = :revoked, revocation = :revocation, #version = :next REMOVE #bucket",
+                "SET #status = :revoked, revocation = :revocation, #version = :next \
+                 REMOVE #bucket, renewal_bucket",
             )
             .condition_expression("#version = :version")
             .expression_attribute_names("#status", "status")
