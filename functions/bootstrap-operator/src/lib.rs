@@ -2,12 +2,19 @@
 //! credential. The administrator holds every operator scope; the approver holds only
 //! `clavis.approver`, so that separation of duties (no one approves their own request) works
 //! from the first day. Runs once; a second run is a conflict and writes nothing.
+//!
+//! Break glass: when every operator is lost or expired, someone with direct AWS permissions on
+//! the stack (invoking this function is one) runs it again with `break_glass` (the reason): it
+//! adds a new administrator and approver, records `operator.break_glass` in the stack's chain
+//! and `operator.recovered` in theirs, and announces `Operators Recovered`. The old operators
+//! are left as they are (revoke them once you are back in).
 
 use std::collections::BTreeSet;
 
 use clavis_aws::dynamo::Repository;
 use clavis_core::client::{Client, ClientStatus, Environment, Tier};
 use clavis_core::credential::Credential;
+use clavis_core::events::{ClavisEvent, EventMeta, OperatorsRecovered};
 use clavis_core::ids::{ClientId, CredentialId};
 use clavis_core::lifecycle::{CredentialState, LifecycleEvent};
 use clavis_core::secret::{ClientSecret, SecretMode};
@@ -21,6 +28,8 @@ pub const MAX_TTL_DAYS: u32 = 90;
 pub const DEFAULT_TTL_DAYS: u32 = 30;
 /// The actor recorded for the bootstrap.
 pub const ACTOR: &str = "bootstrap";
+/// The actor recorded for a break-glass recovery.
+pub const BREAK_GLASS_ACTOR: &str = "break-glass";
 
 /// What the invoker may choose; everything has a default (`{}` is a valid input).
 #[derive(Debug, Default, Deserialize)]
@@ -34,6 +43,8 @@ pub struct BootstrapInput {
     pub environment: Option<Environment>,
     /// Lifetime of the credentials in days (default 30, at most 90).
     pub ttl_days: Option<u32>,
+    /// Break glass on a stack already bootstrapped, for this reason (1 to 500 characters).
+    pub break_glass: Option<String>,
 }
 
 /// One bootstrapped operator, shown once: the only time its secret leaves Clavis.
@@ -131,6 +142,19 @@ pub async fn bootstrap(
     input: BootstrapInput,
     now: OffsetDateTime,
 ) -> Result<BootstrapOutput, Error> {
+    let reason = input
+        .break_glass
+        .map(|r| {
+            clavis_core::approval::DecisionBody { reason: r }
+                .validate()
+                .map_err(|_| {
+                    UserError::Invalid(vec![FieldViolation::new(
+                        "break_glass",
+                        "must be the reason, 1 to 500 characters",
+                    )])
+                })
+        })
+        .transpose()?;
     let ttl_days = input.ttl_days.unwrap_or(DEFAULT_TTL_DAYS);
     if ttl_days == 0 || ttl_days > MAX_TTL_DAYS {
         return Err(UserError::Invalid(vec![FieldViolation::new(
@@ -143,20 +167,24 @@ pub async fn bootstrap(
         .environment
         .unwrap_or_else(|| environment_of_stage(stage));
     let expires_at = now + Duration::days(i64::from(ttl_days));
-    let (admin, admin_credential, admin_secret) = operator(
+    let (mut admin, admin_credential, admin_secret) = operator(
         input.name.unwrap_or_else(|| "operator".into()),
         environment,
         &scopes::ALL,
         now,
         expires_at,
     )?;
-    let (approver, approver_credential, approver_secret) = operator(
+    let (mut approver, approver_credential, approver_secret) = operator(
         input.approver_name.unwrap_or_else(|| "approver".into()),
         environment,
         &[scopes::APPROVER],
         now,
         expires_at,
     )?;
+    if reason.is_some() {
+        admin.owner = BREAK_GLASS_ACTOR.into();
+        approver.owner = BREAK_GLASS_ACTOR.into();
+    }
     let shown = |client: &Client, credential: &Credential, secret| BootstrappedOperator {
         client_id: client.client_id,
         credential_id: credential.credential_id,
@@ -167,11 +195,28 @@ pub async fn bootstrap(
         administrator: shown(&admin, &admin_credential, admin_secret),
         approver: shown(&approver, &approver_credential, approver_secret),
     };
-    repo.bootstrap_operators(
-        &[(admin, admin_credential), (approver, approver_credential)],
-        ACTOR,
-    )
-    .await?;
+    let operators = [(admin, admin_credential), (approver, approver_credential)];
+    match reason {
+        None => {
+            repo.bootstrap_operators(&operators, ACTOR).await?;
+        }
+        Some(reason) => {
+            let event = OperatorsRecovered {
+                meta: EventMeta::new(now),
+                operators: operators.iter().map(|(c, _)| c.client_id).collect(),
+                reason: reason.clone(),
+            };
+            repo.recover_operators(
+                &operators,
+                &reason,
+                &event.to_outbox(),
+                BREAK_GLASS_ACTOR,
+                now,
+            )
+            .await?;
+            tracing::warn!(event_id = %event.meta.event_id, "break glass: operators recovered");
+        }
+    }
     tracing::info!(
         administrator = %output.administrator.client_id,
         approver = %output.approver.client_id,

@@ -256,6 +256,28 @@ impl ClavisEvent for CredentialExpiring {
     }
 }
 
+/// `Operators Recovered`: someone with direct AWS permissions on the stack broke the glass and
+/// created new operators (the old ones lost or expired). Every subscriber that watches for
+/// abuse should page someone: it is legitimate only when the people responsible know of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperatorsRecovered {
+    /// Event metadata.
+    #[serde(flatten)]
+    pub meta: EventMeta,
+    /// The new operator clients (administrator first).
+    pub operators: Vec<ClientId>,
+    /// Why (the invoker's words).
+    pub reason: String,
+}
+
+impl ClavisEvent for OperatorsRecovered {
+    const DETAIL_TYPE: &'static str = "Operators Recovered";
+
+    fn meta(&self) -> &EventMeta {
+        &self.meta
+    }
+}
+
 /// `Credential Revoked`: a credential stopped being valid before its expiry. `seq` is its
 /// position in the registry: a subscriber that sees a gap backfills from
 /// `/v1/revocations?since=`.
@@ -653,6 +675,22 @@ mod tests {
         let (validator, mut detail) = checked(schema, &event.to_outbox());
         assert!(errors(&validator, &detail).is_empty());
         detail["rotation_request_id"] = serde_json::Value::String("crd_x".into());
+        assert!(!errors(&validator, &detail).is_empty());
+    }
+
+    #[test]
+    fn operators_recovered_matches_its_published_schema() {
+        let event = OperatorsRecovered {
+            meta: EventMeta::new(OffsetDateTime::now_utc()),
+            operators: vec![ClientId::generate(), ClientId::generate()],
+            reason: "every operator credential expired over the holidays".into(),
+        };
+        let (validator, mut detail) = checked(
+            include_str!("../../../events/schemas/operators-recovered.json"),
+            &event.to_outbox(),
+        );
+        assert!(errors(&validator, &detail).is_empty());
+        detail["operators"] = serde_json::json!([]);
         assert!(!errors(&validator, &detail).is_empty());
     }
 

@@ -183,6 +183,90 @@ fn credential_item(credential: &Credential) -> Result<items::Item, Error> {
             super::expiry::EXPIRY_BUCKET.into(),
             AttributeValue::S(clavis_core::expiry::bucket_of(credential.expires_at)),
         );
+        if let Some(renew_after) = credential
+            .renew_after
+            .filter(|r| *r < credential.expires_at)
+        {
+            item.insert(
+                super::renewal::RENEWAL_BUCKET.into(),
+                AttributeValue::S(clavis_core::expiry::bucket_of(renew_after)),
+            );
+        }
     }
     Ok(item)
+}
+
+impl Repository {
+    /// Break glass: adds `operators` (clients with active credentials) to a stack that was
+    /// bootstrapped already, each with `operator.recovered` (and `reason`) in its own chain,
+    /// and `operator.break_glass` in the stack's chain with `event` queued, all in one
+    /// transaction. A stack never bootstrapped is a conflict: it needs the ordinary bootstrap.
+    pub async fn recover_operators(
+        &self,
+        operators: &[(Client, Credential)],
+        reason: &str,
+        event: &clavis_core::events::OutboxEvent,
+        actor: &str,
+        at: time::OffsetDateTime,
+    ) -> Result<Vec<AuditRecord>, Error> {
+        let conflict = || UserError::Conflict("operator clients exist already".into());
+        let mut changes = Vec::with_capacity(operators.len() + 1);
+        for (client, credential) in operators {
+            let mut entry: AuditEntry = registered_entry(client, actor);
+            entry.action = "operator.recovered".into();
+            entry.detail.extend(BTreeMap::from([
+                (
+                    "credential_id".to_owned(),
+                    credential.credential_id.to_string(),
+                ),
+                ("reason".to_owned(), reason.to_owned()),
+            ]));
+            changes.push(AuditedChange {
+                client_id: client.client_id,
+                writes: vec![
+                    self.put_new(clients::client_item(client)?, conflict())?,
+                    self.put_new(credential_item(credential)?, conflict())?,
+                ],
+                entry,
+                at,
+            });
+        }
+        let bootstrapped = aws_sdk_dynamodb::types::ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(items::key(keys::bootstrap_marker())))
+            .condition_expression("attribute_exists(pk)")
+            .build()
+            .map_err(super::audited::build_fault)?;
+        let operators_named: Vec<String> = operators
+            .iter()
+            .map(|(c, _)| c.client_id.to_string())
+            .collect();
+        changes.push(AuditedChange {
+            client_id: clavis_core::audit::stack_chain(),
+            writes: vec![
+                super::audited::ConditionalWrite {
+                    item: aws_sdk_dynamodb::types::TransactWriteItem::builder()
+                        .condition_check(bootstrapped)
+                        .build(),
+                    on_conflict: UserError::Conflict(
+                        "this stack was never bootstrapped: run the bootstrap without break_glass"
+                            .into(),
+                    ),
+                },
+                self.queue_event(event, at)?,
+            ],
+            entry: AuditEntry {
+                actor: actor.to_owned(),
+                action: "operator.break_glass".into(),
+                subject: event.event_id.clone(),
+                detail: BTreeMap::from([
+                    ("reason".to_owned(), reason.to_owned()),
+                    ("operators".to_owned(), operators_named.join(" ")),
+                    ("event_id".to_owned(), event.event_id.clone()),
+                ]),
+            },
+            at,
+        });
+        self.commit_all(&changes).await
+    }
 }
