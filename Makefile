@@ -29,11 +29,12 @@ policy-check: ## validate the Cedar policies of infra/policies against their sch
 unit: ## unit and property tests (no cloud needed)
 	@scripts/test unit
 
-bench: ## issuance, revocation, token latency, expiry sweep rate, AWS calls per issuance, propagation, against the running `make dev` stack
+bench: ## issuance, revocation, token latency, expiry sweep rate, AWS calls per issuance, propagation, rotation, renewal sweeps, inventory listing at 10k credentials, against the running `make dev` stack
 	@.local/venv/bin/python bench/issuance.py --requests 200
 	@.local/venv/bin/python bench/revocation.py --revocations 200
 	@.local/venv/bin/python bench/token_endpoint.py --tokens 300
 	@.local/venv/bin/python bench/expiry_sweep.py --credentials 200
+	@.local/venv/bin/python bench/lifecycle.py --rotations 40 --renewals 40 --listing 10000
 
 replay: ## drain the events DLQ, workflow DLQ and intake queue of the `make dev` stack; prints what was replayed and what still fails
 	@.local/venv/bin/python scripts/replay

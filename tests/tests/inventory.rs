@@ -182,6 +182,10 @@ async fn bad_listing_queries_are_problems_that_name_the_parameter() {
         ("/v1/clients?owner=".to_owned(), "owner"),
         (format!("{credentials}?status=lost"), "status"),
         (format!("{credentials}?cursor={foreign_cursor}"), "cursor"),
+        (
+            format!("/v1/clients/{other}/credentials?status=revoked&cursor={foreign_cursor}"),
+            "cursor",
+        ),
         (format!("{credentials}?limit=0"), "limit"),
     ] {
         let (status, problem) = get(&query, &operator_auth()).await;

@@ -193,3 +193,90 @@ async fn only_the_rotated_credential_fetches_a_successor_of_its_own_rotation() {
     let (status, _) = successor(&credential_id, "Basic bm9ib2R5Om5vdGhpbmc=").await;
     assert_eq!(status, 401);
 }
+
+/// The stored credential item's `attribute`, if it has it.
+async fn attribute(credential_id: &str, attribute: &str) -> Option<String> {
+    let id: clavis_core::ids::CredentialId = credential_id.parse().unwrap();
+    aws_sdk_dynamodb::Client::new(&clavis_tests::sdk().await)
+        .get_item()
+        .table_name(&stack().table_name)
+        .set_key(Some(clavis_aws::dynamo::items::key(
+            clavis_aws::dynamo::keys::credential(&id),
+        )))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+        .and_then(|i| clavis_aws::dynamo::items::string(&i, attribute).map(str::to_owned))
+}
+
+#[tokio::test]
+async fn a_suspended_auto_rotating_client_gets_its_rotation_once_resumed() {
+    let _serial = SERIAL.lock().await;
+    let client_id = register_auto_rotating().await;
+    let (credential_id, _) = issue_credential(&client_id, &[SCOPE], &[AUDIENCE]).await;
+    let standing = |action: &'static str| {
+        let client_id = client_id.clone();
+        async move {
+            let resp = http()
+                .post(url(&format!("/v1/clients/{client_id}/{action}")))
+                .header("authorization", operator_auth())
+                .json(&json!({"reason": "renewal test"}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 200, "{action}");
+        }
+    };
+    standing("suspend").await;
+    open_renewal_window(&credential_id).await;
+    let report = sweep().await;
+    assert!(report["deferred"].as_u64().unwrap() >= 1, "{report}");
+    assert!(
+        attribute(&credential_id, RENEWAL_BUCKET).await.is_some(),
+        "left in the index while its client is suspended"
+    );
+    standing("resume").await;
+    let report = sweep().await;
+    assert!(report["rotations"].as_u64().unwrap() >= 1, "{report}");
+    let events = expiring_events(&credential_id).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert!(events[0]["rotation_request_id"].is_string());
+}
+
+#[tokio::test]
+async fn credentials_from_before_renewal_windows_are_backfilled_but_never_announced_twice() {
+    let _serial = SERIAL.lock().await;
+    let client_id = register_client("standard", &[SCOPE], &[AUDIENCE]).await;
+    let (old, _) = issue_credential(&client_id, &[SCOPE], &[AUDIENCE]).await;
+    let (announced, _) = issue_credential(&client_id, &[SCOPE], &[AUDIENCE]).await;
+    open_renewal_window(&announced).await;
+    sweep().await;
+    assert!(
+        attribute(&announced, "renewal_announced_at")
+            .await
+            .is_some()
+    );
+    // As the release before renewal windows left it: an expiry bucket, no renewal bucket.
+    let id: clavis_core::ids::CredentialId = old.parse().unwrap();
+    aws_sdk_dynamodb::Client::new(&clavis_tests::sdk().await)
+        .update_item()
+        .table_name(&stack().table_name)
+        .set_key(Some(clavis_aws::dynamo::items::key(
+            clavis_aws::dynamo::keys::credential(&id),
+        )))
+        .update_expression("REMOVE #bucket")
+        .expression_attribute_names("#bucket", RENEWAL_BUCKET)
+        .send()
+        .await
+        .unwrap();
+    let report = clavis_tests::run_stack_script("backfill-indexes");
+    assert!(report["renewals_listed"].as_u64().unwrap() >= 1, "{report}");
+    assert!(attribute(&old, RENEWAL_BUCKET).await.is_some());
+    assert_eq!(
+        attribute(&announced, RENEWAL_BUCKET).await,
+        None,
+        "an announced renewal is not listed again"
+    );
+}

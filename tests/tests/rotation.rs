@@ -471,3 +471,25 @@ async fn on_drain_an_unused_successor_keeps_the_predecessor() {
     let history = execution_history_text(&execution_arn(&rotate_machine(), request_id)).await;
     assert!(history.contains("CheckDrain"), "the rotation is draining");
 }
+
+#[tokio::test]
+async fn an_issuer_cannot_take_over_another_operator_by_rotating_its_credential() {
+    // A standard-tier operator, and an issuer holding the same operator scope: rotating the
+    // operator's credential would hand the issuer the operator's identity, so it waits for an
+    // approver like any issuance of that scope.
+    let operator_id = register_client("standard", &["clavis.issuer"], &["clavis"]).await;
+    let (victim, _) = issue_credential(&operator_id, &["clavis.issuer"], &["clavis"]).await;
+    let (issuer_id, issuer_secret) = new_operator(&["clavis.issuer"]).await;
+    let (status, answer) = rotate(
+        &victim,
+        &basic(&issuer_id, &issuer_secret),
+        Some(&key()),
+        &json!({"overlap_seconds": 60}),
+    )
+    .await;
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(answer["status"], "pending_approval", "{answer}");
+    assert!(answer.get("client_secret").is_none(), "{answer}");
+    let pred = get_json(&format!("/v1/credentials/{victim}")).await;
+    assert_eq!(pred["rotated_to"], Value::Null);
+}

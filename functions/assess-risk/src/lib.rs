@@ -37,7 +37,10 @@ pub async fn assess_risk(
         UserError::Forbidden(format!("{} is not an operator", request.requested_by))
     })?;
     let rate = repo.issuance_rate(&client.client_id, now).await?;
-    let factors = RiskFactors::of(&client, &request.params, rate);
+    let mut factors = RiskFactors::of(&client, &request.params, rate);
+    if request.params.rotation.is_some() && request.requested_by == client.client_id.to_string() {
+        factors = factors.own_rotation();
+    }
     let score = factors.score();
     let held = request
         .requester_scopes

@@ -68,6 +68,8 @@ pub struct SweepReport {
     pub renewals: u64,
     /// Automatic rotations this run asked for.
     pub rotations: u64,
+    /// Renewals of suspended auto-rotating clients left for a run after they resume.
+    pub deferred: u64,
 }
 
 /// One sweep at `now`: expiries first, then renewal windows.
@@ -90,6 +92,7 @@ pub async fn sweep(
         failed: 0,
         renewals: 0,
         rotations: 0,
+        deferred: 0,
     };
     // Once a day keeps a failure, later days are still swept but the checkpoint stays there.
     let mut stuck = false;
@@ -135,6 +138,7 @@ pub async fn sweep(
     report.renewals = renewed.announced;
     report.rotations = renewed.rotations;
     report.failed += renewed.failed;
+    report.deferred = renewed.deferred;
     report.more |= renewed.more;
     tracing::info!(
         renewals = report.renewals,

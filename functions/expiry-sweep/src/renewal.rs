@@ -42,6 +42,8 @@ pub struct RenewalReport {
     pub rotations: u64,
     /// Due credentials it could not announce (left for the next run).
     pub failed: u64,
+    /// Due credentials of suspended auto-rotating clients, left for a run after they resume.
+    pub deferred: u64,
     /// Whether it stopped at its bound.
     pub more: bool,
 }
@@ -69,11 +71,17 @@ pub async fn renew(
                     break 'days;
                 }
                 match renew_one(repo, renewer, credential_id, now).await {
-                    Ok(Some(rotation)) => {
+                    Ok(Renewed::Announced { rotation }) => {
                         report.announced += 1;
                         report.rotations += u64::from(rotation);
                     }
-                    Ok(None) => {}
+                    Ok(Renewed::Nothing) => {}
+                    // Its rotation waits for the client to be resumed: keep the checkpoint at
+                    // its day, so a later run (reading that day again) gets to it.
+                    Ok(Renewed::Deferred) => {
+                        report.deferred += 1;
+                        stuck = true;
+                    }
                     Err(e) => {
                         report.failed += 1;
                         stuck = true;
@@ -96,28 +104,44 @@ pub async fn renew(
     Ok(report)
 }
 
-/// Announces one credential's renewal; `Some(rotated)` if this call announced it.
+/// What became of one due renewal.
+enum Renewed {
+    /// This call announced it (and asked for its rotation, if `rotation`).
+    Announced {
+        /// Whether an automatic rotation was asked for.
+        rotation: bool,
+    },
+    /// Nothing to do: announced already, no longer active, or gone.
+    Nothing,
+    /// Its client rotates automatically but is suspended: left in the index until it resumes.
+    Deferred,
+}
+
+/// Announces one credential's renewal.
 async fn renew_one(
     repo: &Repository,
     renewer: &Renewer,
     credential_id: &CredentialId,
     now: OffsetDateTime,
-) -> Result<Option<bool>, Error> {
+) -> Result<Renewed, Error> {
     let Some(credential) = repo
         .get_credential(credential_id, true)
         .await?
         .map(|c| c.value)
     else {
-        return Ok(None);
+        return Ok(Renewed::Nothing);
     };
     if credential.status != CredentialState::Active || credential.expires_at <= now {
-        return Ok(None);
+        return Ok(Renewed::Nothing);
     }
     let client = repo
         .get_client(&credential.client_id, true)
         .await?
         .ok_or_else(|| SystemFault::Internal(format!("client of {credential_id} is gone")))?
         .value;
+    if client.auto_rotate && client.status == ClientStatus::Suspended {
+        return Ok(Renewed::Deferred);
+    }
     let rotation = if client.auto_rotate
         && client.status == ClientStatus::Active
         && credential.rotated_to.is_none()
@@ -143,10 +167,13 @@ async fn renew_one(
             now,
         )
         .await?;
-    if announced {
-        tracing::info!(%credential_id, rotation_request_id = ?rotation, "credential expiring");
+    if !announced {
+        return Ok(Renewed::Nothing);
     }
-    Ok(announced.then_some(rotation.is_some()))
+    tracing::info!(%credential_id, rotation_request_id = ?rotation, "credential expiring");
+    Ok(Renewed::Announced {
+        rotation: rotation.is_some(),
+    })
 }
 
 /// Asks for `credential`'s automatic rotation (retired on drain), as its client, and starts

@@ -70,25 +70,29 @@ impl RiskFactors {
         Self {
             tier: client.tier,
             environment: client.environment,
-            // A rotation's scopes are its predecessor's, weighed when it was issued.
-            operator_scopes: if params.rotation.is_some() {
-                0
-            } else {
-                params
-                    .scopes
-                    .iter()
-                    .filter(|s| s.starts_with(OPERATOR_SCOPE_PREFIX))
-                    .count()
-                    .try_into()
-                    .unwrap_or(u32::MAX)
-            },
+            operator_scopes: params
+                .scopes
+                .iter()
+                .filter(|s| s.starts_with(OPERATOR_SCOPE_PREFIX))
+                .count()
+                .try_into()
+                .unwrap_or(u32::MAX),
             lifetime_percent: percent.min(100).try_into().unwrap_or(100),
             rate,
         }
     }
 
+    /// The factors of an operator rotating its own credential: its operator scopes are the
+    /// predecessor's, weighed when that was issued, so they do not count again. Only for a
+    /// rotation whose requester is the client itself: anyone else asking for an operator's
+    /// successor would get that operator's secret.
+    pub fn own_rotation(mut self) -> Self {
+        self.operator_scopes = 0;
+        self
+    }
+
     /// The score, 0 to 100: privileged tier +30; `prod` +20, `staging` +10; any `clavis.*`
-    /// scope +30 (not for a rotation: its scopes are its predecessor's); the lifetime +1 per 5 % of the tier's limit (at most +20); +1 per recent
+    /// scope +30 (not for an operator's own rotation, see [`RiskFactors::own_rotation`]); the lifetime +1 per 5 % of the tier's limit (at most +20); +1 per recent
     /// request above the client's baseline (at most +20).
     pub fn score(&self) -> u32 {
         let tier = match self.tier {

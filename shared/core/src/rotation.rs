@@ -193,6 +193,11 @@ fn lifetime_of(predecessor: &Credential, tier: Tier) -> u64 {
         .clamp(MIN_TTL_SECONDS, max)
 }
 
+/// The most looks a draining rotation takes in one overlap (each costs about 9 history events
+/// of the 25,000 a Standard execution may hold): a long overlap looks less often than the use
+/// resolution.
+pub const MAX_DRAIN_LOOKS: u64 = 2000;
+
 /// What a rotation that retires on drain should do next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "verdict")]
@@ -247,7 +252,10 @@ pub fn drain_verdict(
         return retire(RetireReason::Drained);
     }
     let left = (overlap_end - now).whole_seconds().max(1);
-    let step = resolution.whole_seconds().max(1);
+    // Never more than MAX_DRAIN_LOOKS looks in one overlap: each is a few Step Functions
+    // history events, and an execution holds at most 25,000.
+    let spread = i64::try_from(rotation.overlap_seconds / MAX_DRAIN_LOOKS).unwrap_or(i64::MAX);
+    let step = resolution.whole_seconds().max(spread).max(1);
     DrainVerdict::Wait {
         seconds: u64::try_from(left.min(step)).unwrap_or(1),
     }
@@ -475,7 +483,10 @@ mod tests {
                 DrainVerdict::Wait { seconds } => {
                     prop_assert!(seconds >= 1);
                     prop_assert!(elapsed + i64::try_from(seconds).unwrap() <= i64::try_from(overlap).unwrap().max(elapsed + 1));
-                    prop_assert!(i64::try_from(seconds).unwrap() <= resolution);
+                    let spread = i64::try_from(overlap / MAX_DRAIN_LOOKS).unwrap();
+                    prop_assert!(i64::try_from(seconds).unwrap() <= resolution.max(spread).max(1));
+                    // At most MAX_DRAIN_LOOKS looks fit in the overlap.
+                    prop_assert!(u64::try_from(resolution.max(spread).max(1)).unwrap() * MAX_DRAIN_LOOKS + MAX_DRAIN_LOOKS >= overlap);
                 }
                 DrainVerdict::RetireNow { reason: RetireReason::OverlapEnded } => {
                     prop_assert!(elapsed >= i64::try_from(overlap).unwrap());

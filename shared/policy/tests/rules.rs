@@ -400,7 +400,10 @@ fn assess_at(
     p: &IssuanceParams,
     rate: clavis_core::risk::IssuanceRate,
 ) -> clavis_policy::RiskOutcome {
-    let factors = clavis_core::risk::RiskFactors::of(target, p, rate);
+    let mut factors = clavis_core::risk::RiskFactors::of(target, p, rate);
+    if p.rotation.is_some() && target.client_id == who.client_id {
+        factors = factors.own_rotation();
+    }
     engine(stage)
         .assess(who.operator(), target, p, &factors)
         .unwrap()
@@ -687,4 +690,36 @@ fn an_operator_picks_up_only_its_own_rotations_secret() {
     assert!(decide("dev", &revoker, Action::PickUpSecret(&own)).allowed);
     let for_another = request_by(&revoker);
     assert!(!decide("dev", &revoker, Action::PickUpSecret(&for_another)).allowed);
+}
+
+#[test]
+fn rotating_another_operators_credential_waits_for_an_approver() {
+    // An issuer (who also approves) holding the same scopes as a standard-tier operator must
+    // not get that operator's successor secret, and so its identity, without an approver.
+    let issuer = Who::with(&["clavis.issuer", "clavis.approver"]);
+    let other_operator = client(Environment::Dev, &["clavis.issuer"]);
+    let asked = rotation(&["clavis.issuer"]);
+    assert!(
+        decide(
+            "dev",
+            &issuer,
+            Action::RequestIssuance(&other_operator, &asked)
+        )
+        .allowed,
+        "an issuer may ask"
+    );
+    let held = assess("dev", &issuer, &other_operator, &asked);
+    assert_eq!(held.decision, clavis_core::risk::RiskDecision::Hold);
+    assert!(
+        held.policies
+            .contains(&"operator-scopes-need-approval".to_owned()),
+        "{held:?}"
+    );
+    // Its own rotation of the same grant is not held.
+    let mut own = other_operator.clone();
+    own.client_id = issuer.client_id;
+    assert_eq!(
+        assess("dev", &issuer, &own, &asked).decision,
+        clavis_core::risk::RiskDecision::Allow
+    );
 }

@@ -129,7 +129,12 @@ impl Repository {
                     &[keys::PK, keys::SK, "client_id", "status"],
                     |k, v| match k {
                         "client_id" => v == client_id.to_string(),
-                        "status" => !v.is_empty() && v.len() <= 32,
+                        // A cursor of another status (or of an unfiltered listing, used with
+                        // a filter) lies outside the query: DynamoDB would refuse it as a fault.
+                        "status" => match status {
+                            Some(s) => v == s.as_str(),
+                            None => !v.is_empty() && v.len() <= 32,
+                        },
                         // Anything of the client's can be where a page stopped (the index also
                         // holds its requests and the client itself); only its key shape is checked.
                         _ => !v.is_empty() && v.len() <= 128 && v.is_ascii(),

@@ -1,7 +1,8 @@
 //! Renewal windows in the table: the sparse `by-renewal` index (an active credential carries a
 //! `renewal_bucket`, the UTC day of its `renew_after`, until its renewal is announced, it
 //! expires or it is revoked), the announcement (bucket removed, audit record, `Credential
-//! Expiring` queued, in one transaction: once per credential), and the phase's checkpoint.
+//! Expiring` queued, in one transaction: once per credential; `renewal_announced_at` stays as
+//! the mark of it), and the phase's checkpoint.
 
 use std::collections::BTreeMap;
 
@@ -58,11 +59,12 @@ impl Repository {
             .set_key(Some(items::key(keys::credential(
                 &credential.credential_id,
             ))))
-            .update_expression("REMOVE #bucket")
+            .update_expression("SET renewal_announced_at = :at REMOVE #bucket")
             .condition_expression("attribute_exists(#bucket) AND #status = :active")
             .expression_attribute_names("#bucket", RENEWAL_BUCKET)
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":active", AttributeValue::S("active".into()))
+            .expression_attribute_values(":at", AttributeValue::S(items::timestamp(at)?))
             .build()
             .map_err(build_fault)?;
         let mut detail = BTreeMap::from([
