@@ -44,8 +44,13 @@ pub struct Credential {
     /// When it stops being usable.
     #[serde(with = "time::serde::rfc3339")]
     pub expires_at: OffsetDateTime,
-    /// From when a successor should be issued.
-    #[serde(with = "time::serde::rfc3339::option", default)]
+    /// From when a successor should be issued. Absent rather than null when unknown: it is
+    /// the sort key of the `by-renewal` index, whose keys must be strings when present.
+    #[serde(
+        with = "time::serde::rfc3339::option",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub renew_after: Option<OffsetDateTime>,
     /// Version of the policy that allowed it.
     pub policy_version: String,
@@ -222,6 +227,16 @@ mod tests {
         assert!(!c.use_to_record(now, 60 * second));
         c.last_used_at = Some(now - 60 * second);
         assert!(c.use_to_record(now, 60 * second));
+    }
+
+    #[test]
+    fn an_unknown_renewal_time_is_left_out_not_null() {
+        let mut c = active(Duration::hours(1));
+        c.renew_after = None;
+        let json = serde_json::to_value(&c).unwrap();
+        assert!(json.get("renew_after").is_none(), "{json}");
+        let back: Credential = serde_json::from_value(json).unwrap();
+        assert_eq!(back.renew_after, None);
     }
 
     #[test]
