@@ -55,7 +55,11 @@ impl Repository {
     /// its own client's chain (the chains must differ); returns the records in order.
     pub async fn commit_all(&self, changes: &[AuditedChange]) -> Result<Vec<AuditRecord>, Error> {
         let writes: Vec<&ConditionalWrite> = changes.iter().flat_map(|c| &c.writes).collect();
-        for _ in 0..CHAIN_ATTEMPTS {
+        for attempt in 0..CHAIN_ATTEMPTS {
+            if attempt > 0 {
+                // Full jitter: writers of one chain that lost together must not retry together.
+                tokio::time::sleep(chain_backoff(attempt)).await;
+            }
             let mut records = Vec::with_capacity(changes.len());
             let mut tx: Vec<TransactWriteItem> = writes.iter().map(|w| w.item.clone()).collect();
             for change in changes {
@@ -231,4 +235,15 @@ impl Repository {
 /// A request the SDK refused to build is our bug, not the caller's.
 pub(crate) fn build_fault(e: aws_sdk_dynamodb::error::BuildError) -> SystemFault {
     SystemFault::Internal(format!("cannot build DynamoDB request: {e}"))
+}
+
+/// The pause before chain attempt `attempt` (1 or more): uniform in 0 to 5 ms × 2^attempt
+/// (capped at 320 ms), drawn from the clock's nanoseconds, which differ between the contenders.
+fn chain_backoff(attempt: usize) -> std::time::Duration {
+    let ceiling_ms = 5u64 << attempt.min(6);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::from(d.subsec_nanos()))
+        .unwrap_or(0);
+    std::time::Duration::from_micros(nanos % (ceiling_ms * 1000))
 }
