@@ -90,6 +90,8 @@ def stack_document(facts: dict, operator: dict, lambda_port: str) -> dict:
         "subscriber_queue_url": res["SubscriberQueue"]["ref"],
         "signing_key_id": res["SigningKey"]["attrs"]["Arn"],
         "secrets_key_id": res["SecretsKey"]["attrs"]["Arn"],
+        # The vault secrets clients may name as their delivery target (the template's prefix).
+        "delivery_prefix": res["ApiFunction"]["environment"]["DELIVERY_SECRET_ARN_PREFIX"],
         "state_machines": {
             short(r["attrs"]["Name"], prefix): r["ref"]
             for r in by_type("AWS::StepFunctions::StateMachine").values()

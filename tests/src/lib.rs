@@ -4,6 +4,8 @@
 //! without it the tests use the one `make dev` started. No stack → the tests fail and say how
 //! to start one: a test that silently skips cannot fail.
 
+pub mod vault;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -47,6 +49,8 @@ pub struct Stack {
     pub issuer: String,
     /// The symmetric secrets key.
     pub secrets_key_id: String,
+    /// The ARN prefix of the vault secrets clients may deliver into.
+    pub delivery_prefix: String,
     /// State machine ARNs by name.
     pub state_machines: BTreeMap<String, String>,
     /// Queue URLs by name.
@@ -698,16 +702,16 @@ pub async fn registry() -> Vec<serde_json::Value> {
     let mut items = Vec::new();
     let mut since = 0u64;
     loop {
-        let page: serde_json::Value = http()
+        let resp = http()
             .get(url(&format!("/v1/revocations?since={since}&limit=1000")))
             .header("authorization", operator_auth())
             .send()
             .await
-            .expect("registry")
-            .json()
-            .await
-            .expect("registry json");
-        items.extend(page["items"].as_array().cloned().unwrap_or_default());
+            .expect("registry");
+        let status = resp.status();
+        let page: serde_json::Value = resp.json().await.expect("registry json");
+        assert_eq!(status, 200, "registry page since {since}: {page}");
+        items.extend(page["items"].as_array().cloned().expect("a page's items"));
         match page["next"].as_u64() {
             Some(next) => since = next,
             None => return items,

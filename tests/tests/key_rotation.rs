@@ -66,6 +66,7 @@ async fn api_signing_with(signing: &str, published: &[&str]) -> App {
             wait: Duration::from_secs(5),
             secrets_key_id: s.secrets_key_id.clone(),
             rotate_state_machine_arn: s.state_machines["rotate"].clone(),
+            delivery_prefix: s.delivery_prefix.clone(),
         },
         RevokeClientConfig {
             state_machine_arn: s.state_machines["revoke-client"].clone(),

@@ -12,7 +12,7 @@ use std::time::Duration;
 use clavis_aws::dynamo::renewal::RENEWAL_BUCKET;
 use clavis_tests::{
     audit_export, basic, function_name, get_json, http, invoke, issue_credential, operator_auth,
-    register_client, stack, token_request, url,
+    register_client, stack, token_request, url, vault,
 };
 use serde_json::{Value, json};
 use time::{OffsetDateTime, Time};
@@ -56,13 +56,22 @@ async fn expiring_events(credential_id: &str) -> Vec<Value> {
 }
 
 async fn register_auto_rotating() -> String {
+    register_auto_rotating_into(None).await
+}
+
+/// An auto-rotating client; with `vault`, its secrets are delivered there.
+async fn register_auto_rotating_into(vault: Option<&str>) -> String {
+    let mut body = json!({
+        "name": "auto-rotating", "environment": "dev", "tier": "standard",
+        "allowed_scopes": [SCOPE], "allowed_audiences": [AUDIENCE], "auto_rotate": true,
+    });
+    if let Some(arn) = vault {
+        body["delivery"] = json!({"kind": "aws_secrets_manager", "secret_arn": arn});
+    }
     let resp = http()
         .post(url("/v1/clients"))
         .header("authorization", operator_auth())
-        .json(&json!({
-            "name": "auto-rotating", "environment": "dev", "tier": "standard",
-            "allowed_scopes": [SCOPE], "allowed_audiences": [AUDIENCE], "auto_rotate": true,
-        }))
+        .json(&body)
         .send()
         .await
         .unwrap();
@@ -73,7 +82,7 @@ async fn register_auto_rotating() -> String {
 }
 
 /// `POST /v1/credentials/{id}/successor` as `authorization`.
-async fn successor(credential_id: &str, authorization: &str) -> (u16, Value) {
+async fn successor_of(credential_id: &str, authorization: &str) -> (u16, Value) {
     let resp = http()
         .post(url(&format!("/v1/credentials/{credential_id}/successor")))
         .header("authorization", authorization)
@@ -140,11 +149,11 @@ async fn an_auto_rotating_client_renews_without_a_human() {
     );
 
     // The machine fetches its successor with the credential it rotates away from, once.
-    let (status, fetched) = successor(&predecessor, &basic(&client_id, &old_secret)).await;
+    let (status, fetched) = successor_of(&predecessor, &basic(&client_id, &old_secret)).await;
     assert_eq!(status, 200, "{fetched}");
     assert_eq!(fetched["credential_id"], settled["credential_id"]);
     let new_secret = fetched["client_secret"].as_str().unwrap().to_owned();
-    let (status, _) = successor(&predecessor, &basic(&client_id, &old_secret)).await;
+    let (status, _) = successor_of(&predecessor, &basic(&client_id, &old_secret)).await;
     assert_eq!(status, 410, "once");
     let grant = [("grant_type", "client_credentials")];
     assert_eq!(token_request(&client_id, &new_secret, &grant).await.0, 200);
@@ -158,11 +167,69 @@ async fn an_auto_rotating_client_renews_without_a_human() {
 }
 
 #[tokio::test]
+async fn an_auto_rotating_client_with_a_vault_renews_into_it() {
+    let _serial = SERIAL.lock().await;
+    let arn = vault::new_secret().await;
+    let client_id = register_auto_rotating_into(Some(&arn)).await;
+    let resp = clavis_tests::credential_request(
+        &client_id,
+        Some("vault-renewal"),
+        &json!({"ttl_seconds": 3600, "scopes": [SCOPE], "audiences": [AUDIENCE], "justification": "test"}),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), 201);
+    let predecessor = resp.json::<Value>().await.unwrap()["credential_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let old_secret = vault::read(&arn, "AWSCURRENT").await["client_secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    open_renewal_window(&predecessor).await;
+    let report = sweep().await;
+    assert_eq!(report["rotations"], 1, "{report}");
+    let events = expiring_events(&predecessor).await;
+    let request_id = events[0]["rotation_request_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let settled = clavis_tests::settled_request(&request_id).await;
+    assert_eq!(settled["status"], "completed", "{settled}");
+    let successor = settled["credential_id"].as_str().unwrap();
+
+    // Nobody fetches anything: the vault already offers the successor, and the predecessor
+    // as the previous version through the overlap.
+    assert_eq!(
+        vault::holder(&arn, "AWSCURRENT").await,
+        Some(vault::version(successor))
+    );
+    assert_eq!(
+        vault::holder(&arn, "AWSPREVIOUS").await,
+        Some(vault::version(&predecessor))
+    );
+    let (status, problem) = successor_of(&predecessor, &basic(&client_id, &old_secret)).await;
+    assert_eq!(status, 409, "{problem}");
+    assert!(
+        problem["detail"].as_str().unwrap().contains(&arn),
+        "{problem}"
+    );
+    let new_secret = vault::read(&arn, "AWSCURRENT").await["client_secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let grant = [("grant_type", "client_credentials")];
+    assert_eq!(token_request(&client_id, &new_secret, &grant).await.0, 200);
+}
+
+#[tokio::test]
 async fn only_the_rotated_credential_fetches_a_successor_of_its_own_rotation() {
     let client_id = register_client("standard", &[SCOPE], &[AUDIENCE]).await;
     let (credential_id, secret) = issue_credential(&client_id, &[SCOPE], &[AUDIENCE]).await;
     let (other_id, other_secret) = issue_credential(&client_id, &[SCOPE], &[AUDIENCE]).await;
-    let (status, _) = successor(&credential_id, &basic(&client_id, &secret)).await;
+    let (status, _) = successor_of(&credential_id, &basic(&client_id, &secret)).await;
     assert_eq!(status, 404, "no successor yet");
     // An operator rotates it and lets the secret wait for its own pickup.
     let resp = http()
@@ -183,14 +250,14 @@ async fn only_the_rotated_credential_fetches_a_successor_of_its_own_rotation() {
         clavis_tests::settled_request(&request_id).await["status"],
         "completed"
     );
-    let (status, _) = successor(&credential_id, &basic(&client_id, &other_secret)).await;
+    let (status, _) = successor_of(&credential_id, &basic(&client_id, &other_secret)).await;
     assert_eq!(status, 403, "another credential of the same client");
-    let (status, problem) = successor(&credential_id, &basic(&client_id, &secret)).await;
+    let (status, problem) = successor_of(&credential_id, &basic(&client_id, &secret)).await;
     assert_eq!(
         status, 403,
         "the operator's rotation is the operator's: {problem}"
     );
-    let (status, _) = successor(&credential_id, "Basic bm9ib2R5Om5vdGhpbmc=").await;
+    let (status, _) = successor_of(&credential_id, "Basic bm9ib2R5Om5vdGhpbmc=").await;
     assert_eq!(status, 401);
 }
 

@@ -27,6 +27,7 @@ fn client() -> Client {
         revocation: None,
         suspension: None,
         auto_rotate: false,
+        delivery: None,
     }
 }
 

@@ -57,12 +57,19 @@ async fn a_revoked_secret_is_refused_at_once_and_revoking_again_changes_nothing(
         .await
         .unwrap();
     assert_eq!(again, first, "a repeat answers the same seq and revoked_at");
-    let entries: Vec<_> = registry()
-        .await
-        .into_iter()
+    let all = registry().await;
+    let entries: Vec<_> = all
+        .iter()
         .filter(|e| e["credential_id"] == credential_id.as_str())
         .collect();
-    assert_eq!(entries.len(), 1);
+    assert_eq!(
+        entries.len(),
+        1,
+        "seq {} in a registry of {} entries, the last {:?}",
+        first["seq"],
+        all.len(),
+        all.last().map(|e| &e["seq"])
+    );
     assert_eq!(entries[0]["seq"], first["seq"]);
     assert_eq!(entries[0]["reason"], "key_compromise");
     assert_eq!(

@@ -1,9 +1,12 @@
 //! `ActivateCredential`: one conditional transaction makes the credential active, completes the
 //! request, writes the audit record and queues `Credential Issued` in the outbox; a successor
-//! also links its predecessor and queues `Credential Rotated`. A retry after a commit whose
+//! also links its predecessor and queues `Credential Rotated`. For a client with a vault, the
+//! credential's version becomes the current one there first (the one before stays as the
+//! previous one), and goes back if the activation is refused. A retry after a commit whose
 //! answer was lost finds the work done and answers the same.
 
 use clavis_aws::dynamo::Repository;
+use clavis_core::delivery::SecretVault;
 use clavis_core::events::{ClavisEvent, CredentialIssued, CredentialRotated, EventMeta};
 use clavis_core::lifecycle::CredentialState;
 use clavis_core::request::RequestStatus;
@@ -14,18 +17,41 @@ use time::{Duration, OffsetDateTime};
 /// The actor recorded for activation.
 pub const ACTOR: &str = "workflow:issue";
 
-/// Activates the minted credential of `minted`.
+/// Activates the minted credential of `minted`, then makes it current in its vault, if any.
 pub async fn activate_credential(
     repo: &Repository,
+    vault: &impl SecretVault,
     minted: Minted,
     now: OffsetDateTime,
 ) -> Result<Issued, Error> {
+    let Some(target) = minted.delivery.clone() else {
+        return activate(repo, minted, now).await;
+    };
+    let credential_id = minted.credential_id;
+    // Current in the vault before the request says `completed`: whoever sees it completed
+    // reads the new secret. A refused activation (a concurrent rotation won, the client was
+    // suspended) puts the version before back; a retry after a lost answer finds the
+    // credential active and its version current.
+    vault.promote(&target, &credential_id).await?;
+    match activate(repo, minted, now).await {
+        Ok(issued) => Ok(issued),
+        Err(e) => {
+            if let Err(undo) = vault.demote(&target, &credential_id).await {
+                tracing::error!(%credential_id, error = %undo, "activation refused and the vault still offers its version");
+            }
+            Err(e)
+        }
+    }
+}
+
+async fn activate(repo: &Repository, minted: Minted, now: OffsetDateTime) -> Result<Issued, Error> {
     let issued = Issued {
         request_id: minted.request_id,
         client_id: minted.client_id,
         credential_id: minted.credential_id,
         status: RequestStatus::Completed.as_str().to_owned(),
         rotation: minted.rotation,
+        delivery: minted.delivery.clone(),
     };
     let credential = repo
         .get_credential(&minted.credential_id, true)

@@ -100,7 +100,12 @@ impl App {
                 let principal = self.operator(req, scopes::ADMIN, now).await?;
                 let new: NewClient =
                     body::parse_json(req.headers(), req.body(), body::DEFAULT_LIMIT)?;
-                let client = new.validate(ClientId::generate(), &principal.actor(), now)?;
+                let client = new.validate(
+                    ClientId::generate(),
+                    &principal.actor(),
+                    &self.issue.delivery_prefix,
+                    now,
+                )?;
                 self.authorize(&principal, Action::RegisterClient(&client))
                     .await?;
                 self.repo

@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use clavis_aws::dynamo::issuance::{Created, PickupCopy, pickup_context};
+use clavis_aws::dynamo::issuance::{Created, PickupCopy};
 use clavis_aws::workflows::Launched;
+use clavis_core::client::Client;
+use clavis_core::delivery::DeliveryTarget;
 use clavis_core::ids::{ClientId, CredentialId, RequestId};
 use clavis_core::issuance::{
     CredentialRequest, IssuanceParams, check_idempotency_key, request_id_for,
@@ -24,7 +24,7 @@ use time::OffsetDateTime;
 
 use crate::app::{App, json};
 use crate::auth::Principal;
-use crate::views::{CredentialView, IssuedView, RequestView};
+use crate::views::{CredentialView, DeliveryView, IssuedView, RequestView};
 
 /// First pause of a waiting POST before it re-reads its request; each pause is 1.5 times the
 /// last, up to [`POLL_MAX`], so a slow workflow costs few reads.
@@ -43,6 +43,8 @@ pub struct IssueConfig {
     pub secrets_key_id: String,
     /// The rotate state machine.
     pub rotate_state_machine_arn: String,
+    /// The ARN prefix of the vault secrets this stack may deliver into.
+    pub delivery_prefix: String,
 }
 
 impl App {
@@ -73,7 +75,7 @@ impl App {
         params.check_against(&client)?;
 
         let request_id = request_id_for(&client_id, &principal.client_id, key);
-        let request = pending_request(principal, request_id, client_id, params, now);
+        let request = pending_request(principal, request_id, &client, params, now);
         let state_machine_arn = self.issue.state_machine_arn.clone();
         self.submit(
             req,
@@ -166,7 +168,8 @@ impl App {
         let mut response = match request.status {
             RequestStatus::Completed => {
                 let credential_id = request.credential_id;
-                let (client_secret, expires_at) = if first {
+                // A client with a vault never gets its secret over HTTP.
+                let (client_secret, expires_at) = if first && request.delivery.is_none() {
                     match self.take_secret(request, principal, now).await {
                         Ok((secret, expires_at)) => (Some(secret), Some(expires_at)),
                         Err(Error::User(UserError::Gone(_))) => (None, None),
@@ -187,6 +190,7 @@ impl App {
                         credential_id,
                         client_secret,
                         expires_at,
+                        delivery: DeliveryView::of(request),
                     },
                 )?
             }
@@ -250,18 +254,7 @@ impl App {
             .repo
             .take_pickup(request, &principal.actor(), now)
             .await?;
-        let ciphertext = STANDARD
-            .decode(&copy.ciphertext)
-            .map_err(|_| SystemFault::Internal("pickup copy is not base64".into()))?;
-        let context = pickup_context(&copy.request_id, &copy.credential_id);
-        let plain = self
-            .kms
-            .decrypt(&self.issue.secrets_key_id, &ciphertext, &context)
-            .await?;
-        let text = std::str::from_utf8(&plain)
-            .map_err(|_| SystemFault::Internal("pickup copy is not text".into()))?;
-        let secret = ClientSecret::parse(text)
-            .map_err(|_| SystemFault::Internal("pickup copy is not a secret".into()))?;
+        let secret = copy.open(&self.kms, &self.issue.secrets_key_id).await?;
         let expires_at = self
             .expiry_of(Some(copy.credential_id))
             .await?
@@ -291,6 +284,9 @@ impl App {
         let request = self.find_request(id).await?;
         self.authorize(principal, Action::PickUpSecret(&request))
             .await?;
+        if let Some(target) = &request.delivery {
+            return Err(delivered_elsewhere(target).into());
+        }
         if request.status != RequestStatus::Completed {
             return Err(UserError::Conflict(format!(
                 "request {} is {}; the secret is available once it is completed",
@@ -309,6 +305,7 @@ impl App {
                 credential_id: request.credential_id,
                 client_secret: Some(secret),
                 expires_at: Some(expires_at),
+                delivery: None,
             },
         )
     }
@@ -345,17 +342,27 @@ impl App {
     }
 }
 
-/// A new request of `principal`'s, pending: what `submit` stores and starts.
+/// The refusal of a pickup for a client whose secrets go into a vault.
+pub(crate) fn delivered_elsewhere(target: &DeliveryTarget) -> UserError {
+    UserError::Conflict(format!(
+        "the secret was delivered into {}; it is never answered over HTTP",
+        target.address()
+    ))
+}
+
+/// A new request of `principal`'s for `client`, pending: what `submit` stores and starts. The
+/// client's vault, if it has one, is recorded: the secret will go there, never over HTTP.
 pub(crate) fn pending_request(
     principal: &Principal,
     request_id: RequestId,
-    client_id: ClientId,
+    client: &Client,
     params: IssuanceParams,
     now: OffsetDateTime,
 ) -> IssuanceRequest {
     IssuanceRequest {
         request_id,
-        client_id,
+        client_id: client.client_id,
+        delivery: client.delivery.clone(),
         status: RequestStatus::Pending,
         fingerprint: params.fingerprint(),
         params,

@@ -30,6 +30,7 @@ async fn main() -> Result<(), RuntimeError> {
         ),
         secrets_key_id: deps.settings.secrets_key_id.clone(),
         rotate_state_machine_arn: required("ROTATE_STATE_MACHINE_ARN")?,
+        delivery_prefix: required("DELIVERY_SECRET_ARN_PREFIX")?,
     };
     let revoke_client = RevokeClientConfig {
         state_machine_arn: required("REVOKE_CLIENT_STATE_MACHINE_ARN")?,

@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 
 use crate::app::{App, json};
 use crate::auth::Principal;
-use crate::issuance::{idempotency_key, pending_request};
+use crate::issuance::{delivered_elsewhere, idempotency_key, pending_request};
 use crate::views::IssuedView;
 
 impl App {
@@ -58,7 +58,7 @@ impl App {
             check_rotatable(&predecessor, now)?;
             params.check_against(&client)?;
         }
-        let request = pending_request(principal, request_id, client.client_id, params, now);
+        let request = pending_request(principal, request_id, &client, params, now);
         let arn = self.issue.rotate_state_machine_arn.clone();
         self.submit(req, principal, request, WorkflowKind::Rotate, &arn, now)
             .await
@@ -106,6 +106,9 @@ impl App {
             .value;
         self.authorize(&principal, Action::PickUpSecret(&request))
             .await?;
+        if let Some(target) = &request.delivery {
+            return Err(delivered_elsewhere(target).into());
+        }
         let (secret, expires_at) = self.take_secret(&request, &principal, now).await?;
         tracing::info!(%request_id, credential_id = %successor_id, "successor secret fetched");
         json(
@@ -116,6 +119,7 @@ impl App {
                 credential_id: Some(successor_id),
                 client_secret: Some(secret),
                 expires_at: Some(expires_at),
+                delivery: None,
             },
         )
     }

@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 
 use clavis_core::credential::Credential;
+use clavis_core::delivery::{DeliveryTarget, version_id_for};
 use clavis_core::ids::{ClientId, CredentialId, RequestId};
 use clavis_core::lifecycle::CredentialState;
 use clavis_core::request::{IssuanceRequest, RequestProblem, RequestStatus};
@@ -86,6 +87,33 @@ pub struct RequestView {
     /// The approval it waits for, while it is `pending_approval`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub approval_id: Option<clavis_core::ids::ApprovalId>,
+    /// The vault the secret goes to instead of an answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<DeliveryView>,
+}
+
+/// Where a secret was (or will be) delivered instead of being answered.
+#[derive(Debug, Serialize)]
+pub struct DeliveryView {
+    /// The vault.
+    #[serde(flatten)]
+    pub target: DeliveryTarget,
+    /// The version that holds the credential's secret, once a credential is named.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+}
+
+impl DeliveryView {
+    /// The delivery of `request`, if its client has a vault.
+    pub fn of(request: &IssuanceRequest) -> Option<Self> {
+        request.delivery.clone().map(|target| Self {
+            target,
+            version_id: (request.status == RequestStatus::Completed)
+                .then_some(request.credential_id)
+                .flatten()
+                .map(|c| version_id_for(&c)),
+        })
+    }
 }
 
 impl From<&IssuanceRequest> for RequestView {
@@ -102,6 +130,7 @@ impl From<&IssuanceRequest> for RequestView {
             problem: r.problem.clone(),
             approval_id: (r.status == RequestStatus::PendingApproval)
                 .then(|| clavis_core::approval::approval_id_for(&r.request_id, r.attempt)),
+            delivery: DeliveryView::of(r),
         }
     }
 }
@@ -116,9 +145,13 @@ pub struct IssuedView {
     /// The credential.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub credential_id: Option<CredentialId>,
-    /// The secret, only in the one answer that delivers it.
+    /// The secret, only in the one answer that delivers it, and never for a client whose
+    /// secrets go into a vault.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_secret: Option<ClientSecret>,
+    /// Where the secret went instead, for a client with a vault.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<DeliveryView>,
     /// When the credential expires.
     #[serde(
         with = "time::serde::rfc3339::option",

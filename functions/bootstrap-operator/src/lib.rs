@@ -104,6 +104,7 @@ fn operator(
         revocation: None,
         suspension: None,
         auto_rotate: false,
+        delivery: None,
     };
     let credential_id = CredentialId::generate();
     let secret = ClientSecret::generate(credential_id, SecretMode::for_environment(environment))?;

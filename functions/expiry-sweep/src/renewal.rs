@@ -211,6 +211,7 @@ async fn request_rotation(
         requester_scopes: Some(credential.scopes.clone()),
         requested_at: now,
         attempt: 0,
+        delivery: client.delivery.clone(),
     };
     let stored = match repo.create_request(&request).await? {
         Created::New => request,

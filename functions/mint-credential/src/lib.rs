@@ -64,6 +64,7 @@ pub async fn mint_credential(
         credential_id,
         environment: grant.environment,
         rotation: grant.rotation,
+        delivery: grant.delivery.clone(),
     };
     if already_minted(repo, &grant, &credential_id).await? {
         return Ok(minted);
@@ -141,6 +142,7 @@ mod tests {
             attempt: 0,
             risk_score: Some(12),
             rotation: None,
+            delivery: None,
         };
         let secret =
             ClientSecret::generate(credential_id_for(&request_id, 0), SecretMode::Live).unwrap();

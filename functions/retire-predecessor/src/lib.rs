@@ -3,9 +3,13 @@
 //! Revoked`), unless the rotation already ended: the predecessor was revoked or expired during
 //! the overlap (nothing to do), or the successor was revoked (the predecessor stays and is
 //! unlinked, so it can be rotated again). A retry finds its own revocation and answers the same.
+//!
+//! For a client with a vault, the predecessor's version stops being offered as the previous
+//! one; when the rotation was abandoned, the predecessor becomes the current version again.
 
 use clavis_aws::dynamo::Repository;
 use clavis_core::credential::Credential;
+use clavis_core::delivery::SecretVault;
 use clavis_core::lifecycle::CredentialState;
 use clavis_core::revocation::RevocationReason;
 use clavis_core::workflow::{Issued, RetireOutcome, Retired};
@@ -15,12 +19,30 @@ use time::OffsetDateTime;
 /// The actor recorded for retirements.
 pub const ACTOR: &str = "workflow:rotate";
 
-/// Ends the rotation `issued` describes.
+/// Ends the rotation `issued` describes, in the table and then in the client's vault.
 pub async fn retire_predecessor(
     repo: &Repository,
+    vault: &impl SecretVault,
     issued: Issued,
     now: OffsetDateTime,
 ) -> Result<Retired, Error> {
+    let delivery = issued.delivery.clone();
+    let retired = retire(repo, issued, now).await?;
+    if let Some(target) = &delivery {
+        let abandoned = retired.outcome == RetireOutcome::Abandoned;
+        vault
+            .retire(
+                target,
+                &retired.rotated_from,
+                &retired.credential_id,
+                abandoned,
+            )
+            .await?;
+    }
+    Ok(retired)
+}
+
+async fn retire(repo: &Repository, issued: Issued, now: OffsetDateTime) -> Result<Retired, Error> {
     let rotation = issued.rotation.ok_or_else(|| {
         UserError::IllegalTransition(format!("request {} is not a rotation", issued.request_id))
     })?;

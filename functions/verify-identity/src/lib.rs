@@ -80,6 +80,7 @@ pub async fn verify_identity(
         attempt: request.attempt,
         risk_score: None,
         rotation: request.params.rotation,
+        delivery: request.delivery,
     })
 }
 

@@ -39,3 +39,8 @@ counted_client!(
     sfn,
     aws_sdk_sfn
 );
+counted_client!(
+    /// Secrets Manager (delivery into a client's vault).
+    secretsmanager,
+    aws_sdk_secretsmanager
+);

@@ -13,4 +13,5 @@ pub mod events;
 pub mod fault;
 pub mod kms;
 pub mod sqs;
+pub mod vault;
 pub mod workflows;

@@ -90,6 +90,9 @@ pub struct NewClient {
     /// Rotate its credentials automatically when they enter their renewal window.
     #[serde(default)]
     pub auto_rotate: bool,
+    /// Write each new secret into this vault instead of answering it over HTTP.
+    #[serde(default)]
+    pub delivery: Option<crate::delivery::DeliveryTarget>,
 }
 
 /// A registered client, as stored and as answered.
@@ -124,6 +127,10 @@ pub struct Client {
     /// (the client then fetches each successor's secret itself).
     #[serde(default)]
     pub auto_rotate: bool,
+    /// Where its new secrets are delivered; when set, no secret of it is ever answered over
+    /// HTTP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<crate::delivery::DeliveryTarget>,
 }
 
 /// Why and since when a client is suspended.
@@ -151,14 +158,21 @@ pub struct ClientRevocation {
 }
 
 impl NewClient {
-    /// Checks every field and builds the client, or lists every violation at once.
+    /// Checks every field and builds the client, or lists every violation at once. A delivery
+    /// target must lie under `delivery_prefix` (the secrets the stack may write).
     pub fn validate(
         self,
         client_id: ClientId,
         owner: &str,
+        delivery_prefix: &str,
         now: OffsetDateTime,
     ) -> Result<Client, UserError> {
         let mut violations = Vec::new();
+        if let Some(Err(UserError::Invalid(v))) =
+            self.delivery.as_ref().map(|t| t.validate(delivery_prefix))
+        {
+            violations.extend(v);
+        }
         let name = self.name.trim();
         if name.is_empty() || name.chars().count() > MAX_NAME_LEN {
             violations.push(FieldViolation::new(
@@ -201,6 +215,7 @@ impl NewClient {
             revocation: None,
             suspension: None,
             auto_rotate: self.auto_rotate,
+            delivery: self.delivery,
         })
     }
 }
@@ -250,6 +265,9 @@ pub fn is_audience(s: &str) -> bool {
 pub(crate) mod tests_support {
     use super::*;
 
+    /// The secrets a test stack may deliver into.
+    pub(crate) const PREFIX: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:clavis/";
+
     /// A valid registration of a standard `dev` client.
     pub(crate) fn new_client() -> NewClient {
         NewClient {
@@ -259,19 +277,26 @@ pub(crate) mod tests_support {
             allowed_scopes: vec!["billing:read".into()],
             allowed_audiences: vec!["https://billing.example.com".into()],
             auto_rotate: false,
+            delivery: None,
         }
     }
 
     /// That client, registered and active.
     pub(crate) fn client() -> Client {
         new_client()
-            .validate(ClientId::generate(), "cli_op", OffsetDateTime::UNIX_EPOCH)
+            .validate(
+                ClientId::generate(),
+                "cli_op",
+                PREFIX,
+                OffsetDateTime::UNIX_EPOCH,
+            )
             .unwrap()
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::tests_support::PREFIX;
     use super::*;
 
     fn body() -> NewClient {
@@ -281,10 +306,34 @@ mod tests {
     #[test]
     fn a_valid_body_becomes_an_active_client() {
         let c = body()
-            .validate(ClientId::generate(), "cli_op", OffsetDateTime::UNIX_EPOCH)
+            .validate(
+                ClientId::generate(),
+                "cli_op",
+                PREFIX,
+                OffsetDateTime::UNIX_EPOCH,
+            )
             .unwrap();
         assert_eq!(c.status, ClientStatus::Active);
         assert!(c.allowed_scopes.contains("billing:read"));
+    }
+
+    #[test]
+    fn a_delivery_target_outside_the_prefix_is_one_more_violation() {
+        let mut b = body();
+        b.name = " ".into();
+        b.delivery = Some(crate::delivery::DeliveryTarget::AwsSecretsManager {
+            secret_arn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:other/x".into(),
+        });
+        let Err(UserError::Invalid(v)) = b.validate(
+            ClientId::generate(),
+            "cli_op",
+            PREFIX,
+            OffsetDateTime::UNIX_EPOCH,
+        ) else {
+            panic!("accepted");
+        };
+        let fields: Vec<&str> = v.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(fields, ["delivery.secret_arn", "name"]);
     }
 
     #[test]
@@ -294,7 +343,12 @@ mod tests {
         b.allowed_scopes = vec!["has space".into(), "ok".into(), "ok".into()];
         b.allowed_audiences = vec![];
         let err = b
-            .validate(ClientId::generate(), "cli_op", OffsetDateTime::UNIX_EPOCH)
+            .validate(
+                ClientId::generate(),
+                "cli_op",
+                PREFIX,
+                OffsetDateTime::UNIX_EPOCH,
+            )
             .unwrap_err();
         let fields: Vec<_> = err.violations().iter().map(|v| v.field.as_str()).collect();
         assert_eq!(

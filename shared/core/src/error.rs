@@ -79,6 +79,10 @@ pub enum UserError {
     /// An idempotency key was used again with a different request.
     #[error("the Idempotency-Key was already used with a different request")]
     IdempotencyKeyReused,
+    /// The client's vault refused the secret (missing, scheduled for deletion, not writable by
+    /// this stack): its owner must fix the target.
+    #[error("the secret could not be delivered: {0}")]
+    Undeliverable(String),
 }
 
 impl UserError {
@@ -99,6 +103,7 @@ impl UserError {
             Self::Gone(_) => "gone",
             Self::BadHeader { .. } => "invalid-header",
             Self::IdempotencyKeyReused => "idempotency-key-reused",
+            Self::Undeliverable(_) => "undeliverable",
         }
     }
 
@@ -117,7 +122,7 @@ impl UserError {
             Self::MethodNotAllowed => 405,
             Self::Gone(_) => 410,
             Self::BadHeader { .. } => 400,
-            Self::IdempotencyKeyReused => 422,
+            Self::IdempotencyKeyReused | Self::Undeliverable(_) => 422,
         }
     }
 
@@ -138,6 +143,7 @@ impl UserError {
             Self::Gone(_) => "Gone",
             Self::BadHeader { .. } => "Invalid header",
             Self::IdempotencyKeyReused => "Idempotency key reused",
+            Self::Undeliverable(_) => "Secret not delivered",
         }
     }
 

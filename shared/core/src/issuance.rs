@@ -269,6 +269,9 @@ pub struct IssuanceGrant {
     /// Set when the credential is a successor: what it replaces, and the overlap.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotation: Option<Rotation>,
+    /// Set when the secret goes into a vault instead of a pickup copy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<crate::delivery::DeliveryTarget>,
 }
 
 #[cfg(test)]
@@ -290,6 +293,7 @@ mod tests {
             revocation: None,
             suspension: None,
             auto_rotate: false,
+            delivery: None,
         }
     }
 

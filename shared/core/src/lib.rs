@@ -9,6 +9,7 @@ pub mod approval;
 pub mod audit;
 pub mod client;
 pub mod credential;
+pub mod delivery;
 pub mod error;
 pub mod events;
 pub mod expiry;

@@ -111,4 +111,7 @@ pub struct IssuanceRequest {
     /// credential, see [`crate::issuance::credential_id_for`]).
     #[serde(default)]
     pub attempt: u32,
+    /// The client's vault when it was asked: the secret goes there, never over HTTP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<crate::delivery::DeliveryTarget>,
 }

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::client::Environment;
+use crate::delivery::DeliveryTarget;
 use crate::ids::{ClientId, CredentialId, RequestId};
 use crate::issuance::IssuanceGrant;
 use crate::risk::RiskAssessment;
@@ -87,6 +88,10 @@ pub struct Minted {
     /// Set when the credential is a successor (passed on to the overlap and retirement).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotation: Option<Rotation>,
+    /// Set when the secret goes into a vault (staged by `DeliverSecret`, made current at
+    /// activation, the predecessor's version retired with it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<DeliveryTarget>,
 }
 
 /// The output of `ActivateCredential`: the execution's result.
@@ -104,6 +109,10 @@ pub struct Issued {
     /// retires the predecessor.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotation: Option<Rotation>,
+    /// Set when the secret goes into a vault (staged by `DeliverSecret`, made current at
+    /// activation, the predecessor's version retired with it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<DeliveryTarget>,
 }
 
 /// The output of `CheckDrain`: the activated rotation, and what to do next.

@@ -41,6 +41,7 @@ fn bench(c: &mut Criterion) {
         revocation: None,
         suspension: None,
         auto_rotate: false,
+        delivery: None,
     };
     let request = |scopes: &[&str]| {
         CredentialRequest {

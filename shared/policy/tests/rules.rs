@@ -56,6 +56,7 @@ fn client(environment: Environment, scopes: &[&str]) -> Client {
         revocation: None,
         suspension: None,
         auto_rotate: false,
+        delivery: None,
     }
 }
 
@@ -86,6 +87,7 @@ fn request_by(requester: &Who) -> IssuanceRequest {
         requester_scopes: Some(requester.scopes.clone()),
         requested_at: OffsetDateTime::UNIX_EPOCH,
         attempt: 0,
+        delivery: None,
     }
 }
 

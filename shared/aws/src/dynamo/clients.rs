@@ -34,13 +34,32 @@ impl Repository {
         actor: &str,
     ) -> Result<AuditRecord, Error> {
         let item = client_item(client)?;
-        let write = self.put_new(
+        let mut writes = vec![self.put_new(
             item,
             UserError::Conflict(format!("client {} already exists", client.client_id)),
-        )?;
+        )?];
+        if let Some(target) = &client.delivery {
+            // Two clients writing one vault secret would overwrite each other's secrets.
+            let mut claim = items::key(keys::delivery_target(target.address()));
+            claim.insert(
+                keys::ENTITY.into(),
+                AttributeValue::S("delivery_target".into()),
+            );
+            claim.insert(
+                "client_id".into(),
+                AttributeValue::S(client.client_id.to_string()),
+            );
+            writes.push(self.put_new(
+                claim,
+                UserError::Conflict(format!(
+                    "{} is the delivery target of another client",
+                    target.address()
+                )),
+            )?);
+        }
         self.commit(AuditedChange {
             client_id: client.client_id,
-            writes: vec![write],
+            writes,
             entry: registered_entry(client, actor),
             at: client.created_at,
         })
@@ -136,6 +155,13 @@ pub(crate) fn registered_entry(client: &Client, actor: &str) -> AuditEntry {
                 list(&client.allowed_audiences),
             ),
             ("auto_rotate".to_owned(), client.auto_rotate.to_string()),
+            (
+                "delivery".to_owned(),
+                client
+                    .delivery
+                    .as_ref()
+                    .map_or_else(|| "pickup".to_owned(), |t| t.address().to_owned()),
+            ),
         ]),
     }
 }

@@ -5,12 +5,16 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, TransactWriteItem, Update};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use clavis_core::audit::{AuditEntry, AuditRecord};
 use clavis_core::credential::Credential;
+use clavis_core::delivery::{DeliveryTarget, version_id_for};
 use clavis_core::events::OutboxEvent;
 use clavis_core::expiry;
 use clavis_core::ids::{ClientId, CredentialId, RequestId};
 use clavis_core::request::{IssuanceRequest, RequestProblem};
+use clavis_core::secret::ClientSecret;
 use clavis_core::{Error, SystemFault, UserError};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -19,7 +23,7 @@ use super::audited::{AuditedChange, ConditionalWrite, build_fault};
 use super::items;
 use super::keys;
 use super::{Repository, Versioned};
-use crate::kms::EncryptionContext;
+use crate::kms::{EncryptionContext, Kms};
 
 /// Entity tag of request items.
 pub const REQUEST: &str = "request";
@@ -41,6 +45,22 @@ pub struct PickupCopy {
     /// When it stops being offered.
     #[serde(with = "time::serde::rfc3339")]
     pub expires_at: OffsetDateTime,
+}
+
+impl PickupCopy {
+    /// Opens the copy with KMS: the ciphertext only opens under its own request and
+    /// credential. Anything unexpected inside is our fault, never echoed.
+    pub async fn open(&self, kms: &Kms, key_id: &str) -> Result<ClientSecret, Error> {
+        let ciphertext = STANDARD
+            .decode(&self.ciphertext)
+            .map_err(|_| SystemFault::Internal("pickup copy is not base64".into()))?;
+        let context = pickup_context(&self.request_id, &self.credential_id);
+        let plain = kms.decrypt(key_id, &ciphertext, &context).await?;
+        let text = std::str::from_utf8(&plain)
+            .map_err(|_| SystemFault::Internal("pickup copy is not text".into()))?;
+        Ok(ClientSecret::parse(text)
+            .map_err(|_| SystemFault::Internal("pickup copy is not a secret".into()))?)
+    }
 }
 
 /// The encryption context that binds a pickup copy to its request and credential: decrypting
@@ -464,6 +484,53 @@ impl Repository {
         })
         .await?;
         Ok(copy)
+    }
+
+    /// The sealed copy of request `request_id`'s secret, read without taking it: delivery
+    /// takes it only once the vault holds the secret.
+    pub async fn sealed_copy(&self, request_id: &RequestId) -> Result<Option<PickupCopy>, Error> {
+        Ok(self
+            .get_versioned(keys::pickup(request_id), PICKUP, true)
+            .await?
+            .map(|v| v.value))
+    }
+
+    /// The vault holds the secret of `copy`: the sealed copy is deleted and the delivery
+    /// audited (`credential.delivered`), once. A repeat finds the copy gone (`Gone`).
+    pub async fn delivered(
+        &self,
+        client_id: ClientId,
+        copy: &PickupCopy,
+        target: &DeliveryTarget,
+        actor: &str,
+        at: OffsetDateTime,
+    ) -> Result<(), Error> {
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(items::key(keys::pickup(&copy.request_id))))
+            .condition_expression("attribute_exists(pk)")
+            .build()
+            .map_err(build_fault)?;
+        self.commit(AuditedChange {
+            client_id,
+            writes: vec![ConditionalWrite {
+                item: TransactWriteItem::builder().delete(delete).build(),
+                on_conflict: UserError::Gone(format!("the sealed copy of {}", copy.request_id)),
+            }],
+            entry: entry(
+                actor,
+                "credential.delivered",
+                copy.credential_id.to_string(),
+                &[
+                    ("request_id", copy.request_id.to_string()),
+                    ("target", target.address().to_owned()),
+                    ("version_id", version_id_for(&copy.credential_id)),
+                ],
+            ),
+            at,
+        })
+        .await?;
+        Ok(())
     }
 
     /// A conditional update of request `id` (`set` gains the version bump).

@@ -16,6 +16,11 @@ pub fn client(id: &ClientId) -> (String, String) {
     (format!("CLIENT#{id}"), "CLIENT".into())
 }
 
+/// Key of the claim on a delivery target (its address): one client per vault secret.
+pub fn delivery_target(address: &str) -> (String, String) {
+    (format!("DELIVERY#{address}"), "TARGET".into())
+}
+
 /// Key of a client's audit chain head.
 pub fn chain_head(id: &ClientId) -> (String, String) {
     (format!("CLIENT#{id}"), "AUDIT_HEAD".into())
