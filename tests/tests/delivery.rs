@@ -384,6 +384,7 @@ async fn a_vault_that_is_not_there_fails_the_request_and_says_so() {
         settled["problem"]["type"], "urn:clavis:problem:undeliverable",
         "{settled}"
     );
+    assert_eq!(settled["problem"]["status"], 422, "{settled}");
     assert!(
         settled["problem"]["detail"]
             .as_str()

@@ -1,14 +1,15 @@
 //! Faults during issuance: a transient one is retried and the request completes; a permanent
 //! one ends the request `failed` with a problem, parks the input and error in the workflow DLQ,
-//! and leaves no half-issued credential. Both toggle the shared secrets key, so they run one at
-//! a time.
+//! and leaves no half-issued credential; a pickup whose decrypt fails leaves the secret for a
+//! retry. They toggle the shared secrets key, so they run one at a time.
 
 use std::time::Duration;
 
 use clavis_core::ids::{CredentialId, RequestId};
 use clavis_tests::{
-    await_message, credential_request, execution_arn, execution_history_text, register_client,
-    repository, sdk, settled_request, stack, state_machine,
+    audit_export, await_message, credential_request, execution_arn, execution_history_text,
+    inject_fault, operator_auth, pickup_secret, register_client, repository, sdk, settled_request,
+    stack, state_machine,
 };
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
@@ -140,4 +141,33 @@ async fn a_permanent_fault_fails_the_request_parks_it_and_issues_nothing() {
         .await
         .unwrap();
     assert!(stored.is_none_or(|c| c.value.status.as_str() == "failed"));
+}
+
+#[tokio::test]
+async fn a_pickup_whose_decrypt_fails_can_be_retried_and_hands_the_secret_out_once() {
+    let _serial = SERIAL.lock().await;
+    let (client_id, request_id) = start_async_request().await;
+    let settled = settled_request(&request_id).await;
+    assert_eq!(settled["status"], "completed", "{settled}");
+
+    // KMS fails this request's decrypt (its encryption context names the request).
+    let fault = inject_fault("kms", "Decrypt", &request_id).await;
+    let resp = pickup_secret(&request_id, &operator_auth()).await;
+    assert_eq!(resp.status(), 503, "{:?}", resp.text().await);
+    drop(fault);
+
+    // The copy is still there: the retry gets the secret, and only once.
+    let resp = pickup_secret(&request_id, &operator_auth()).await;
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    let secret = body["client_secret"].as_str().expect("the secret");
+    assert!(secret.starts_with("clv_test_"));
+    let resp = pickup_secret(&request_id, &operator_auth()).await;
+    assert_eq!(resp.status(), 410);
+    let picked: Vec<_> = audit_export(&client_id)
+        .await
+        .into_iter()
+        .filter(|r| r.entry.action == "secret.picked_up")
+        .collect();
+    assert_eq!(picked.len(), 1, "one pickup recorded");
 }

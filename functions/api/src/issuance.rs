@@ -243,18 +243,19 @@ impl App {
             .map(|c| c.value.expires_at))
     }
 
-    /// Takes the pickup copy (once) and opens it.
+    /// Opens the pickup copy, then takes it (once): a decrypt that fails leaves the copy for
+    /// a retry, and only the caller whose delete commits gets the secret.
     pub(crate) async fn take_secret(
         &self,
         request: &IssuanceRequest,
         principal: &Principal,
         now: OffsetDateTime,
     ) -> Result<(ClientSecret, OffsetDateTime), Error> {
-        let copy: PickupCopy = self
-            .repo
-            .take_pickup(request, &principal.actor(), now)
-            .await?;
+        let copy: PickupCopy = self.repo.pickup_copy(request, now).await?;
         let secret = copy.open(&self.kms, &self.issue.secrets_key_id).await?;
+        self.repo
+            .picked_up(request, &copy, &principal.actor(), now)
+            .await?;
         let expires_at = self
             .expiry_of(Some(copy.credential_id))
             .await?

@@ -69,9 +69,15 @@ pub(crate) async fn restart(replayer: &Replayer, body: &str, now: OffsetDateTime
             let Ok(input) = serde_json::from_value::<ClientRef>(letter.execution_input) else {
                 return Outcome::Unreadable;
             };
+            // An unrecorded letter's attempt is unknown; its execution input names it.
+            let failed_attempt = if letter.unrecorded {
+                input.attempt
+            } else {
+                letter.attempt
+            };
             let next = ClientRef {
                 client_id: input.client_id,
-                attempt: letter.attempt + 1,
+                attempt: failed_attempt + 1,
             };
             let name = WorkflowKind::execution_name(&next.client_id.to_string(), next.attempt);
             match serde_json::to_value(&next) {
@@ -106,6 +112,9 @@ async fn restart_request(
     let Ok(input) = serde_json::from_value::<RequestRef>(letter.execution_input) else {
         return Outcome::Unreadable;
     };
+    if letter.unrecorded {
+        return awaiting_the_reaper(replayer, &input).await;
+    }
     let reset = replayer
         .repo
         .reset_failed_request(&input.request_id, letter.attempt, ACTOR, now)
@@ -129,6 +138,27 @@ async fn restart_request(
     match serde_json::to_value(&input) {
         Ok(value) => start(replayer, workflow, &name, &value).await,
         Err(_) => Outcome::Unreadable,
+    }
+}
+
+/// A request whose `RecordFailure` died: the reaper settles it (failed and parked, so a later
+/// letter restarts it). Until then the letter stays queued, so it is never lost.
+async fn awaiting_the_reaper(replayer: &Replayer, input: &RequestRef) -> Outcome {
+    match replayer.repo.get_request(&input.request_id, true).await {
+        Ok(Some(request))
+            if matches!(
+                request.value.status,
+                RequestStatus::Pending | RequestStatus::PendingApproval
+            ) =>
+        {
+            tracing::info!(request_id = %input.request_id, "unrecorded failure: the reaper settles it first");
+            Outcome::StillFailing
+        }
+        Ok(_) => Outcome::Obsolete,
+        Err(e) => {
+            tracing::warn!(request_id = %input.request_id, error = %e, "request not read");
+            Outcome::StillFailing
+        }
     }
 }
 

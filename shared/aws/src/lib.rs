@@ -5,6 +5,7 @@
 //! publisher ([`events`]) and an SQS dead-letter sender ([`sqs`]). Every SDK error becomes a core
 //! [`clavis_core::Error`] through [`fault`]: conflicts are user errors, everything else a fault.
 
+pub mod backoff;
 pub mod calls;
 pub mod clients;
 pub mod config;

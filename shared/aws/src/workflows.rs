@@ -3,6 +3,7 @@
 //! token (an approval).
 
 use aws_sdk_sfn::Client as SfnClient;
+use aws_sdk_sfn::operation::describe_execution::DescribeExecutionError;
 use aws_sdk_sfn::operation::start_execution::StartExecutionError;
 use clavis_core::Error;
 
@@ -24,6 +25,25 @@ pub enum Resumed {
     Resumed,
     /// The task no longer waits (it timed out, or took an outcome before).
     Gone,
+}
+
+/// Where an execution stands (for the reaper).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExecutionState {
+    /// Still running (or waiting for an approver).
+    Running,
+    /// Ended with this status (`SUCCEEDED`, `FAILED`, `TIMED_OUT`, `ABORTED`).
+    Ended(String),
+    /// Never started.
+    Missing,
+}
+
+/// The ARN of execution `name` of `state_machine_arn`.
+pub fn execution_arn(state_machine_arn: &str, name: &str) -> String {
+    format!(
+        "{}:{name}",
+        state_machine_arn.replacen(":stateMachine:", ":execution:", 1)
+    )
 }
 
 /// Starts executions of state machines.
@@ -67,6 +87,35 @@ impl Workflows {
         }
     }
 
+    /// Where execution `name` of `state_machine_arn` stands.
+    pub async fn state_of(
+        &self,
+        state_machine_arn: &str,
+        name: &str,
+    ) -> Result<ExecutionState, Error> {
+        let result = self
+            .client
+            .describe_execution()
+            .execution_arn(execution_arn(state_machine_arn, name))
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(match out.status().as_str() {
+                "RUNNING" | "PENDING_REDRIVE" => ExecutionState::Running,
+                other => ExecutionState::Ended(other.to_owned()),
+            }),
+            Err(e)
+                if matches!(
+                    e.as_service_error(),
+                    Some(DescribeExecutionError::ExecutionDoesNotExist(_))
+                ) =>
+            {
+                Ok(ExecutionState::Missing)
+            }
+            Err(e) => Err(fault::from_sdk("stepfunctions", &e).into()),
+        }
+    }
+
     /// Resumes the task waiting on `token` with `output` (JSON).
     pub async fn succeed_task(&self, token: &str, output: &str) -> Result<Resumed, Error> {
         let result = self
@@ -90,6 +139,20 @@ impl Workflows {
             .send()
             .await;
         resumed(result)
+    }
+}
+
+#[cfg(test)]
+mod arn_tests {
+    #[test]
+    fn an_execution_arn_is_its_state_machine_s_with_its_name() {
+        assert_eq!(
+            super::execution_arn(
+                "arn:aws:states:eu-west-1:123456789012:stateMachine:clavis-dev-issue",
+                "req_X-r1"
+            ),
+            "arn:aws:states:eu-west-1:123456789012:execution:clavis-dev-issue:req_X-r1"
+        );
     }
 }
 

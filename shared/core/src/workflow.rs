@@ -300,6 +300,10 @@ pub struct WorkflowDeadLetter {
     pub attempt: u32,
     /// The error that ended it.
     pub error: CaughtError,
+    /// Parked by the state machine itself because `RecordFailure` failed: the request was not
+    /// recorded as failed (the reaper settles it), and `attempt` is unknown (0).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unrecorded: bool,
 }
 
 #[cfg(test)]

@@ -2,12 +2,13 @@
 //!
 //! Settings from the environment ([`config`]), JSON logs ([`telemetry`]), the mapping of core
 //! errors to RFC 9457 problem responses ([`problem`]) and to Lambda/Step Functions error names
-//! ([`diagnostic`]), strict JSON request bodies ([`body`]), and policy decisions with their version in force
-//! ([`governance`]).
+//! ([`diagnostic`]), strict JSON request bodies ([`body`]), policy decisions with their version in force
+//! ([`governance`]), and the recording of workflow failures ([`failure`]).
 
 pub mod body;
 pub mod config;
 pub mod diagnostic;
+pub mod failure;
 pub mod governance;
 pub mod problem;
 pub mod step;

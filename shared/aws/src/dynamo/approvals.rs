@@ -85,6 +85,7 @@ impl Repository {
                     (":pending", text("pending")),
                 ],
                 UserError::Conflict(format!("request {} is not pending", approval.request_id)),
+                false,
             )?,
         ];
         for event in events {
@@ -282,6 +283,7 @@ impl Repository {
                     "request {} is no longer waiting for approval",
                     updated.request_id
                 )),
+                false,
             )?);
         } else {
             writes.push(self.approval_update(
@@ -364,6 +366,7 @@ impl Repository {
                     "request {} is no longer waiting for approval",
                     updated.request_id
                 )),
+                true,
             )?,
         ];
         self.commit(AuditedChange {
@@ -414,6 +417,7 @@ impl Repository {
                 (":held", text("pending_approval")),
             ],
             UserError::Conflict(format!("request {request_id} is already final")),
+            true,
         )?];
         if let Some(a) = approval.filter(|a| a.value.status == ApprovalStatus::Pending) {
             let outcome = Outcome {

@@ -19,6 +19,10 @@ use crate::fault;
 
 /// How often a commit re-reads the chain head after losing a race for it.
 const CHAIN_ATTEMPTS: usize = 8;
+/// The first retry's longest pause; it doubles with each attempt.
+pub(crate) const BACKOFF_BASE: std::time::Duration = std::time::Duration::from_millis(5);
+/// The longest pause between two attempts.
+pub(crate) const BACKOFF_CAP: std::time::Duration = std::time::Duration::from_millis(320);
 
 /// One conditional write of a change, and what its condition failing means to the caller.
 #[derive(Debug, Clone)]
@@ -58,7 +62,12 @@ impl Repository {
         for attempt in 0..CHAIN_ATTEMPTS {
             if attempt > 0 {
                 // Full jitter: writers of one chain that lost together must not retry together.
-                tokio::time::sleep(chain_backoff(attempt)).await;
+                tokio::time::sleep(crate::backoff::full_jitter(
+                    attempt,
+                    BACKOFF_BASE,
+                    BACKOFF_CAP,
+                ))
+                .await;
             }
             let mut records = Vec::with_capacity(changes.len());
             let mut tx: Vec<TransactWriteItem> = writes.iter().map(|w| w.item.clone()).collect();
@@ -70,10 +79,13 @@ impl Repository {
                 tx.push(self.put_audit(&record)?);
                 records.push(record);
             }
+            // One token per attempt: the SDK's own retry of this attempt (after an answer was
+            // lost) is then a no-op that succeeds, not a second commit whose conditions fail.
             let result = self
                 .db
                 .transact_write_items()
                 .set_transact_items(Some(tx))
+                .client_request_token(ulid::Ulid::generate().to_string())
                 .send()
                 .await;
             let Err(err) = result else {
@@ -235,15 +247,4 @@ impl Repository {
 /// A request the SDK refused to build is our bug, not the caller's.
 pub(crate) fn build_fault(e: aws_sdk_dynamodb::error::BuildError) -> SystemFault {
     SystemFault::Internal(format!("cannot build DynamoDB request: {e}"))
-}
-
-/// The pause before chain attempt `attempt` (1 or more): uniform in 0 to 5 ms × 2^attempt
-/// (capped at 320 ms), drawn from the clock's nanoseconds, which differ between the contenders.
-fn chain_backoff(attempt: usize) -> std::time::Duration {
-    let ceiling_ms = 5u64 << attempt.min(6);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| u64::from(d.subsec_nanos()))
-        .unwrap_or(0);
-    std::time::Duration::from_micros(nanos % (ceiling_ms * 1000))
 }

@@ -100,7 +100,12 @@ fn join(set: &std::collections::BTreeSet<String>) -> String {
 impl Repository {
     /// Stores a new request with its audit record, or returns the one already stored.
     pub async fn create_request(&self, request: &IssuanceRequest) -> Result<Created, Error> {
-        let item = items::to_item(request, keys::request(&request.request_id), REQUEST, 1)?;
+        let mut item = items::to_item(request, keys::request(&request.request_id), REQUEST, 1)?;
+        // Until it settles it sits in `requests-unsettled`, where the reaper looks.
+        item.insert(
+            super::unsettled::UNSETTLED.into(),
+            AttributeValue::S(super::unsettled::shard_of(&request.request_id)),
+        );
         let write = self.put_new(item, UserError::Conflict("request exists".into()))?;
         // Counted with the request: a repeated request (same id) is cancelled whole and counts
         // nothing.
@@ -188,6 +193,7 @@ impl Repository {
                     (":pending", AttributeValue::S("pending".into())),
                 ],
                 UserError::Conflict(format!("request {request_id} is no longer pending")),
+                false,
             )?,
         ];
         self.commit(AuditedChange {
@@ -275,6 +281,7 @@ impl Repository {
                     (":pending", AttributeValue::S("pending".into())),
                 ],
                 UserError::Conflict(format!("request {request_id} is no longer pending")),
+                true,
             )?,
             // A client revoked after its request was verified must not get a credential that
             // its revoke-client workflow has already looked for and missed.
@@ -394,6 +401,7 @@ impl Repository {
                 (":held", AttributeValue::S("pending_approval".into())),
             ],
             UserError::Conflict(format!("request {} is already final", request.request_id)),
+            true,
         )?];
         writes.extend(held);
         if let Some(credential_id) = minted {
@@ -445,23 +453,32 @@ impl Repository {
         .await
     }
 
-    /// Hands out the pickup copy once: the first caller whose delete commits gets it; every
-    /// later (or concurrent, losing) caller gets `Gone`.
-    pub async fn take_pickup(
+    /// The pickup copy of `request`, if it is still there and not expired: read, not taken.
+    /// The caller opens it first and then [`Repository::picked_up`] takes it, so a failed
+    /// decrypt leaves it for a retry.
+    pub async fn pickup_copy(
         &self,
         request: &IssuanceRequest,
-        actor: &str,
         at: OffsetDateTime,
     ) -> Result<PickupCopy, Error> {
-        let gone = || UserError::Gone(format!("the secret of {}", request.request_id));
-        let copy: PickupCopy = self
-            .get_versioned(keys::pickup(&request.request_id), PICKUP, true)
+        self.sealed_copy(&request.request_id)
             .await?
-            .ok_or_else(gone)?
-            .value;
-        if copy.expires_at <= at {
-            return Err(gone().into());
-        }
+            .filter(|copy| copy.expires_at > at)
+            .ok_or_else(|| UserError::Gone(format!("the secret of {}", request.request_id)).into())
+    }
+
+    /// Takes the pickup copy once, audited (`secret.picked_up`): the first caller whose delete
+    /// commits may hand the secret out; every later (or concurrent, losing) caller gets
+    /// `Gone`. The commit carries a request token, so a retry of a commit whose answer was
+    /// lost succeeds instead of answering `Gone` for a secret nobody received.
+    pub async fn picked_up(
+        &self,
+        request: &IssuanceRequest,
+        copy: &PickupCopy,
+        actor: &str,
+        at: OffsetDateTime,
+    ) -> Result<(), Error> {
+        let gone = || UserError::Gone(format!("the secret of {}", request.request_id));
         let delete = Delete::builder()
             .table_name(&self.table)
             .set_key(Some(items::key(keys::pickup(&request.request_id))))
@@ -483,7 +500,7 @@ impl Repository {
             at,
         })
         .await?;
-        Ok(copy)
+        Ok(())
     }
 
     /// The sealed copy of request `request_id`'s secret, read without taking it: delivery
@@ -533,7 +550,8 @@ impl Repository {
         Ok(())
     }
 
-    /// A conditional update of request `id` (`set` gains the version bump).
+    /// A conditional update of request `id` (`set` gains the version bump). A request that
+    /// `settles` (completed, failed, denied) leaves the `requests-unsettled` index.
     pub(crate) fn update_request(
         &self,
         id: &RequestId,
@@ -541,11 +559,13 @@ impl Repository {
         condition: &str,
         values: &[(&str, AttributeValue)],
         on_conflict: UserError,
+        settles: bool,
     ) -> Result<ConditionalWrite, Error> {
+        let remove = if settles { " REMOVE unsettled" } else { "" };
         let mut update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(items::key(keys::request(id))))
-            .update_expression(format!("{set}, #version = #version + :one"))
+            .update_expression(format!("{set}, #version = #version + :one{remove}"))
             .condition_expression(condition)
             .expression_attribute_names("#version", keys::VERSION)
             .expression_attribute_values(":one", AttributeValue::N("1".into()));

@@ -23,8 +23,10 @@ pub mod renewal;
 pub mod request_replay;
 pub mod revocations;
 pub mod rotation;
+mod sharded;
 pub mod standing;
 pub mod trail;
+pub mod unsettled;
 pub mod usage;
 
 use aws_sdk_dynamodb::Client as DynamoDb;

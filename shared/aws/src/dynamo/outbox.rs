@@ -10,7 +10,7 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use clavis_core::events::{OutboxEvent, OutboxRecord};
-use clavis_core::{Error, SystemFault, UserError};
+use clavis_core::{Error, UserError};
 use time::OffsetDateTime;
 
 use super::Repository;
@@ -104,43 +104,15 @@ impl Repository {
         before: OffsetDateTime,
         limit: usize,
     ) -> Result<Vec<OutboxRecord>, Error> {
-        let before = items::timestamp(before)?;
-        let mut found = Vec::new();
-        for shard in 0..PENDING_SHARDS {
-            let mut start = None;
-            loop {
-                if found.len() >= limit {
-                    return Ok(found);
-                }
-                let page = self
-                    .db
-                    .query()
-                    .table_name(&self.table)
-                    .index_name(PENDING_INDEX)
-                    .key_condition_expression("#shard = :shard AND occurred_at < :before")
-                    .expression_attribute_names("#shard", PENDING_SHARD)
-                    .expression_attribute_values(
-                        ":shard",
-                        AttributeValue::S(format!("PENDING#{shard}")),
-                    )
-                    .expression_attribute_values(":before", AttributeValue::S(before.clone()))
-                    .limit(i32::try_from(limit - found.len()).unwrap_or(i32::MAX))
-                    .set_exclusive_start_key(start)
-                    .send()
-                    .await
-                    .map_err(|e| fault::from_sdk("dynamodb", &e))?;
-                for item in page.items.unwrap_or_default() {
-                    found.push(serde_dynamo::from_item(item).map_err(|e| {
-                        SystemFault::Internal(format!("corrupt outbox-pending item: {e}"))
-                    })?);
-                }
-                match page.last_evaluated_key {
-                    Some(key) if !key.is_empty() => start = Some(key),
-                    _ => break,
-                }
-            }
-        }
-        Ok(found)
+        let scan = super::sharded::ShardedScan {
+            index: PENDING_INDEX,
+            shard_attribute: PENDING_SHARD,
+            prefix: "PENDING",
+            shards: PENDING_SHARDS,
+            sort_attribute: "occurred_at",
+            before: items::timestamp(before)?,
+        };
+        self.read_shards(&scan, limit).await
     }
 }
 

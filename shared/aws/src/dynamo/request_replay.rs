@@ -51,8 +51,8 @@ impl Repository {
             .table_name(&self.table)
             .set_key(Some(items::key(keys::request(request_id))))
             .update_expression(
-                "SET #status = :pending, attempt = :next, #version = #version + :one \
-                 REMOVE problem, credential_id",
+                "SET #status = :pending, attempt = :next, #version = #version + :one, \
+                 unsettled = :unsettled REMOVE problem, credential_id",
             )
             .condition_expression(format!("#status = :failed AND {attempt_condition}"))
             .expression_attribute_names("#status", "status")
@@ -62,6 +62,10 @@ impl Repository {
             .expression_attribute_values(":attempt", AttributeValue::N(attempt.to_string()))
             .expression_attribute_values(":next", AttributeValue::N(next.to_string()))
             .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .expression_attribute_values(
+                ":unsettled",
+                AttributeValue::S(super::unsettled::shard_of(request_id)),
+            )
             .build()
             .map_err(build_fault)?;
         let result = self

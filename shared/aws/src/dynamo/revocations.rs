@@ -4,7 +4,6 @@
 //! strictly increasing without gaps or duplicates however many revoke at once.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use clavis_core::audit::AuditEntry;
@@ -123,11 +122,13 @@ impl Repository {
                 Ok(_) => return Ok(Revoked { entry, now: true }),
                 // Another revocation took this seq, or revoked this credential: read again.
                 Err(Error::User(UserError::Conflict(_))) => {
-                    // Spread the contenders: a pause drawn from the credential id's random bits.
-                    let spread = (credential_id.ulid().random() as u64)
-                        .wrapping_add(u64::from(attempt) * 7919)
-                        % 30;
-                    tokio::time::sleep(Duration::from_millis(5 + spread)).await;
+                    // Full jitter: revokers that lost one seq together do not retry together.
+                    tokio::time::sleep(crate::backoff::full_jitter(
+                        attempt as usize,
+                        super::audited::BACKOFF_BASE,
+                        super::audited::BACKOFF_CAP,
+                    ))
+                    .await;
                 }
                 Err(e) => return Err(e),
             }
