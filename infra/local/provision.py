@@ -31,6 +31,7 @@ CREATE = {
     "AWS::DynamoDB::Table": data.table,
     "AWS::SQS::Queue": data.queue,
     "AWS::SQS::QueuePolicy": data.queue_policy,
+    "AWS::SNS::Topic": data.topic,
     "AWS::KMS::Key": keys.key,
     "AWS::KMS::Alias": keys.alias,
     "AWS::Events::EventBus": events.bus,
@@ -48,6 +49,8 @@ SKIP = {
     "AWS::ApiGateway::RestApi": "served by cargo lambda watch as a function URL",
     "AWS::Lambda::Permission": "moto does not enforce resource policies",
     "AWS::CloudWatch::Alarm": "no metrics locally",
+    "AWS::CloudWatch::Dashboard": "no metrics locally",
+    "AWS::SNS::Subscription": "no e-mail or HTTPS delivery locally",
     "AWS::Logs::LogGroup": "function logs go to $CLAVIS_LOCAL_DIR/logs",
     "AWS::Lambda::EventSourceMapping": "local pollers deliver stream/queue batches instead",
 }

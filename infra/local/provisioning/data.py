@@ -77,6 +77,16 @@ def queue(cloud: Cloud, logical_id: str, props: dict[str, Any]) -> tuple[str, di
     return url, {"Arn": arn, "QueueName": name, "QueueUrl": url}
 
 
+def topic(cloud: Cloud, logical_id: str, props: dict[str, Any]) -> tuple[str, dict]:
+    """An SNS topic (the alarm topic): created so every reference resolves; nothing publishes
+    to it locally (alarms are not evaluated)."""
+    name = props["TopicName"]
+    tags = [{"Key": k, "Value": v} for k, v in cloud.tags().items()]
+    arn = cloud.client("sns").create_topic(Name=name, Tags=tags)["TopicArn"]
+    cloud.log(f"{logical_id}: topic {name} ready")
+    return arn, {"TopicArn": arn, "TopicName": name}
+
+
 def queue_policy(cloud: Cloud, logical_id: str, props: dict[str, Any]) -> tuple[str, dict]:
     sqs = cloud.client("sqs")
     for url in props["Queues"]:
