@@ -154,10 +154,7 @@ async fn a_request_whose_execution_died_unrecorded_is_failed_parked_and_replayed
     );
     // Replay keeps an unrecorded letter until the request has settled.
     let kept = replay(json!({"queues": ["workflow"]})).await;
-    assert!(
-        kept["workflow"]["still_failing"].as_u64().unwrap() >= 1,
-        "{kept}"
-    );
+    assert!(kept["workflow"]["waiting"].as_u64().unwrap() >= 1, "{kept}");
 
     // The reaper settles it, as a fault, so it is parked for replay.
     let report = reap().await;

@@ -367,3 +367,61 @@ async fn a_request_whose_requester_was_revoked_meanwhile_issues_nothing() {
     let report = replay(json!({"queues": ["intake"]})).await;
     assert_eq!(report["intake"]["still_failing"], 0, "{report}");
 }
+
+#[tokio::test]
+async fn while_step_functions_is_down_a_replay_run_tries_once_and_leaves_the_rest_queued() {
+    let _serial = SERIAL.lock().await;
+    let client_id = register_client("standard", SCOPES, AUDIENCES).await;
+    let doomed = register_client("standard", SCOPES, AUDIENCES).await;
+    let issue = stack().state_machines["issue"].clone();
+    let revoke = stack().state_machines["revoke-client"].clone();
+    let issue_down = inject_fault("states", "StartExecution", &issue).await;
+    let revoke_down = inject_fault("states", "StartExecution", &revoke).await;
+
+    // Twenty issuances and a client revocation are accepted all the same.
+    let mut requests = Vec::new();
+    for i in 0..20 {
+        let resp = credential_request(
+            &client_id,
+            Some(&format!("breaker-{i}")),
+            &json!({"ttl_seconds": 3600, "scopes": SCOPES, "audiences": AUDIENCES, "justification": "breaker"}),
+        )
+        .send()
+        .await
+        .unwrap();
+        assert_eq!(resp.status(), 202);
+        let body: Value = resp.json().await.unwrap();
+        requests.push(body["request_id"].as_str().unwrap().to_owned());
+    }
+    let resp = revoke_client_request(&doomed, "key_compromise")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 202);
+
+    // Still down: one run makes one attempt and leaves the rest queued.
+    let run = replay(json!({"queues": ["intake"]})).await;
+    assert_eq!(run["intake"]["still_failing"], 1, "{run}");
+    // The rest of its batch is left untried (and later batches not even received).
+    assert!(run["intake"]["deferred"].as_u64().unwrap() >= 1, "{run}");
+    assert_eq!(run["intake"]["replayed"], 0, "{run}");
+
+    // Back: the next run starts every one, and each completes once.
+    drop(issue_down);
+    drop(revoke_down);
+    let run = replay(json!({"queues": ["intake"]})).await;
+    assert!(run["intake"]["replayed"].as_u64().unwrap() >= 21, "{run}");
+    assert_eq!(run["intake"]["still_failing"], 0, "{run}");
+    for request_id in &requests {
+        let settled = settled_request(request_id).await;
+        assert_eq!(settled["status"], "completed", "{settled}");
+        let runs = clavis_tests::execution_names(&issue)
+            .await
+            .into_iter()
+            .filter(|n| n.starts_with(request_id.as_str()))
+            .count();
+        assert_eq!(runs, 1, "{request_id} ran {runs} times");
+    }
+    let status = closed_execution(&revoke, &doomed, Duration::from_secs(60)).await;
+    assert_eq!(status, "SUCCEEDED");
+}

@@ -152,7 +152,7 @@ async fn awaiting_the_reaper(replayer: &Replayer, input: &RequestRef) -> Outcome
             ) =>
         {
             tracing::info!(request_id = %input.request_id, "unrecorded failure: the reaper settles it first");
-            Outcome::StillFailing
+            Outcome::Waiting
         }
         Ok(_) => Outcome::Obsolete,
         Err(e) => {

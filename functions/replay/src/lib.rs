@@ -74,6 +74,11 @@ pub struct QueueReport {
     pub still_failing: usize,
     /// Not a message replay understands: left on the queue for an operator.
     pub unreadable: usize,
+    /// Not tried: an earlier message of this run still failed (the circuit opened), so the
+    /// rest stays queued, in order, for a run after the dependency recovered.
+    pub deferred: usize,
+    /// Waiting for something else first (an unrecorded failure the reaper settles): kept.
+    pub waiting: usize,
 }
 
 /// The run's answer.
@@ -101,6 +106,10 @@ pub enum Outcome {
     StillFailing,
     /// Not understood: keep it.
     Unreadable,
+    /// Not tried because the circuit is open: keep it.
+    Deferred,
+    /// Not yet (another part of Clavis settles it first): keep it, go on with the next.
+    Waiting,
 }
 
 /// The queues, by URL.
@@ -152,7 +161,7 @@ impl Replayer {
         let mut report = ReplayReport::default();
         for queue in &request.queues {
             let drained = self.drain_queue(*queue, request.max_messages, now).await?;
-            tracing::info!(queue = ?queue, replayed = drained.replayed, obsolete = drained.obsolete, still_failing = drained.still_failing, unreadable = drained.unreadable, "replayed");
+            tracing::info!(queue = ?queue, replayed = drained.replayed, obsolete = drained.obsolete, still_failing = drained.still_failing, unreadable = drained.unreadable, deferred = drained.deferred, waiting = drained.waiting, "replayed");
             match queue {
                 QueueName::Events => report.events = Some(drained),
                 QueueName::Workflow => report.workflow = Some(drained),
@@ -188,6 +197,9 @@ impl Replayer {
             }
             seen += batch.len();
             let outcomes = self.handle(queue, &batch, now).await;
+            // The circuit breaker: once a message still fails, its dependency is still down;
+            // trying the rest would only hammer it, so they stay queued for the next run.
+            let open = outcomes.contains(&Outcome::StillFailing);
             for (message, outcome) in batch.iter().zip(outcomes) {
                 match outcome {
                     Outcome::Replayed | Outcome::Obsolete => {
@@ -210,7 +222,18 @@ impl Replayer {
                         report.unreadable += 1;
                         kept.push(message.receipt_handle.clone());
                     }
+                    Outcome::Deferred => {
+                        report.deferred += 1;
+                        kept.push(message.receipt_handle.clone());
+                    }
+                    Outcome::Waiting => {
+                        report.waiting += 1;
+                        kept.push(message.receipt_handle.clone());
+                    }
                 }
+            }
+            if open {
+                break;
             }
         }
         // Hidden while this run went on (so it did not see them twice); visible again now.
@@ -233,14 +256,22 @@ impl Replayer {
             QueueName::Intake => {
                 let mut out = Vec::with_capacity(batch.len());
                 for message in batch {
-                    out.push(handlers::start_launch(self, &message.body).await);
+                    out.push(if out.contains(&Outcome::StillFailing) {
+                        Outcome::Deferred
+                    } else {
+                        handlers::start_launch(self, &message.body).await
+                    });
                 }
                 out
             }
             QueueName::Workflow => {
                 let mut out = Vec::with_capacity(batch.len());
                 for message in batch {
-                    out.push(handlers::restart(self, &message.body, now).await);
+                    out.push(if out.contains(&Outcome::StillFailing) {
+                        Outcome::Deferred
+                    } else {
+                        handlers::restart(self, &message.body, now).await
+                    });
                 }
                 out
             }
