@@ -164,6 +164,9 @@ def main() -> None:
         or f"http://127.0.0.1:{os.environ.get('LAMBDA_PORT', '9000')}/lambda-url/api",
         # Use is tracked to 5 s locally (60 s deployed), so drain tests take seconds, not minutes.
         "UseResolutionSeconds": os.environ.get("CLAVIS_USE_RESOLUTION_SECONDS", "5"),
+        # The api's Step Functions circuit cools off for 3 s locally (30 s deployed), so a test
+        # that opens it does not hold other tests' starts on the intake queue for long.
+        "StartCoolOffSeconds": os.environ.get("CLAVIS_START_COOL_OFF_SECONDS", "3"),
     }
 
     sam = load_template(template_path)

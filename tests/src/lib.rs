@@ -785,6 +785,25 @@ pub async fn inject_fault(service: &str, action: &str, matching: &str) -> Fault 
     }
 }
 
+impl Fault {
+    /// How many calls the fault has failed so far.
+    pub async fn hits(&self) -> u64 {
+        let rule: serde_json::Value = http()
+            .get(format!(
+                "{}/_clavis/faults/{}",
+                stack().endpoint_url,
+                self.id
+            ))
+            .send()
+            .await
+            .expect("fault rule")
+            .json()
+            .await
+            .expect("fault json");
+        rule["hits"].as_u64().expect("hits")
+    }
+}
+
 impl Drop for Fault {
     fn drop(&mut self) {
         // Drop cannot await: one plain HTTP/1.1 DELETE over a blocking socket.

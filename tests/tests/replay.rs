@@ -398,6 +398,14 @@ async fn while_step_functions_is_down_a_replay_run_tries_once_and_leaves_the_res
         .await
         .unwrap();
     assert_eq!(resp.status(), 202);
+    // The api's circuit opened after 3 failed starts: the later requests went straight to the
+    // intake queue. A start may be several calls (the SDK's own retries), and a probe may
+    // follow each 3 s cool-off of the local cloud; without the breaker it would be 20 or more.
+    let calls = issue_down.hits().await;
+    assert!(
+        (3..=15).contains(&calls),
+        "{calls} StartExecution calls for 20 requests"
+    );
 
     // Still down: one run makes one attempt and leaves the rest queued.
     let run = replay(json!({"queues": ["intake"]})).await;

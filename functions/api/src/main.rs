@@ -55,7 +55,8 @@ async fn main() -> Result<(), RuntimeError> {
         Workflows::new(clavis_aws::clients::sfn(&deps.sdk)),
         QueueSender::new(clavis_aws::clients::sqs(&deps.sdk)),
         deps.settings.intake_queue_url.clone(),
-    );
+    )
+    .with_cool_off(clavis_lambda::config::start_cool_off());
     let governance = Governance::shipped(&deps.settings.stage, "api")?;
     let app = for_process(App::new(
         deps.repo.clone(),

@@ -15,7 +15,8 @@ async fn main() -> Result<(), RuntimeError> {
             Workflows::new(clavis_aws::clients::sfn(&deps.sdk)),
             QueueSender::new(clavis_aws::clients::sqs(&deps.sdk)),
             deps.settings.intake_queue_url.clone(),
-        ),
+        )
+        .with_cool_off(clavis_lambda::config::start_cool_off()),
         rotate_state_machine_arn: required("ROTATE_STATE_MACHINE_ARN")?,
     };
     let sweeper = for_process((deps, renewer));

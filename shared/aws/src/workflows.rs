@@ -6,6 +6,7 @@ use aws_sdk_sfn::Client as SfnClient;
 use aws_sdk_sfn::operation::describe_execution::DescribeExecutionError;
 use aws_sdk_sfn::operation::start_execution::StartExecutionError;
 use clavis_core::Error;
+use clavis_core::circuit::CircuitBreaker;
 
 use crate::fault;
 
@@ -187,13 +188,21 @@ pub enum Launched {
     Queued,
 }
 
+/// Consecutive Step Functions faults after which a launcher stops calling it for a while.
+pub const START_FAILURE_THRESHOLD: u32 = 3;
+/// How long a launcher goes straight to the intake queue once its circuit opened (default).
+pub const DEFAULT_START_COOL_OFF_SECONDS: i64 = 30;
+
 /// Starts workflows, falling back to the intake queue when Step Functions is unavailable, so
 /// an accepted request is never lost to an outage: replay starts it later under the same name.
+/// After repeated faults its circuit opens: for a cool-off it queues at once, without making
+/// callers wait for a call that would fail; then one start probes.
 #[derive(Debug, Clone)]
 pub struct Launcher {
     workflows: Workflows,
     queue: crate::sqs::QueueSender,
     intake_queue_url: String,
+    circuit: std::sync::Arc<std::sync::Mutex<CircuitBreaker>>,
 }
 
 impl Launcher {
@@ -207,7 +216,27 @@ impl Launcher {
             workflows,
             queue,
             intake_queue_url: intake_queue_url.into(),
+            circuit: std::sync::Arc::new(std::sync::Mutex::new(CircuitBreaker::new(
+                START_FAILURE_THRESHOLD,
+                time::Duration::seconds(DEFAULT_START_COOL_OFF_SECONDS),
+            ))),
         }
+    }
+
+    /// The same launcher with its circuit cooling off for `cool_off` once open.
+    pub fn with_cool_off(mut self, cool_off: time::Duration) -> Self {
+        self.circuit = std::sync::Arc::new(std::sync::Mutex::new(CircuitBreaker::new(
+            START_FAILURE_THRESHOLD,
+            cool_off,
+        )));
+        self
+    }
+
+    fn circuit(&self) -> std::sync::MutexGuard<'_, CircuitBreaker> {
+        // A poisoned lock only means a panic elsewhere mid-update: the state is still usable.
+        self.circuit
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The Step Functions adapter behind it (for resuming waiting tasks).
@@ -241,34 +270,61 @@ impl Launcher {
         launch: &clavis_core::workflow::Launch,
     ) -> Result<Launched, Error> {
         let input = launch.input.to_string();
+        let now = time::OffsetDateTime::now_utc();
+        if !self.circuit().allows(now) {
+            let fault = clavis_core::SystemFault::Unavailable {
+                service: "stepfunctions",
+                detail: "circuit open after repeated faults".into(),
+            };
+            return self.queue_start(launch, fault).await;
+        }
         match self
             .workflows
             .start(state_machine_arn, &launch.name, &input)
             .await
         {
-            Ok(Start::Started) => Ok(Launched::Started),
-            Ok(Start::AlreadyExists) => Ok(Launched::AlreadyExists),
+            Ok(Start::Started) => {
+                self.circuit().succeeded();
+                Ok(Launched::Started)
+            }
+            Ok(Start::AlreadyExists) => {
+                self.circuit().succeeded();
+                Ok(Launched::AlreadyExists)
+            }
             Err(Error::Fault(fault)) => {
-                let body = serde_json::to_string(launch).map_err(|e| {
-                    clavis_core::SystemFault::Internal(format!("cannot encode launch: {e}"))
-                })?;
-                let error_type = Error::Fault(fault.clone()).step_functions_name();
-                match self
-                    .queue
-                    .send(&self.intake_queue_url, &body, Some(&error_type))
-                    .await
-                {
-                    Ok(_) => {
-                        tracing::warn!(execution = %launch.name, error = %fault, "step functions unavailable; start queued on the intake queue");
-                        Ok(Launched::Queued)
-                    }
-                    Err(queue_error) => {
-                        tracing::error!(execution = %launch.name, error = %fault, queue_error = %queue_error, "start neither made nor queued");
-                        Err(Error::Fault(fault))
-                    }
+                if self.circuit().failed(now) {
+                    tracing::warn!(error = %fault, "step functions circuit open: starts go to the intake queue for a while");
                 }
+                self.queue_start(launch, fault).await
             }
             Err(e) => Err(e),
+        }
+    }
+
+    /// Puts `launch` on the intake queue for replay; only when that fails too is `fault`
+    /// answered.
+    async fn queue_start(
+        &self,
+        launch: &clavis_core::workflow::Launch,
+        fault: clavis_core::SystemFault,
+    ) -> Result<Launched, Error> {
+        let body = serde_json::to_string(launch).map_err(|e| {
+            clavis_core::SystemFault::Internal(format!("cannot encode launch: {e}"))
+        })?;
+        let error_type = Error::Fault(fault.clone()).step_functions_name();
+        match self
+            .queue
+            .send(&self.intake_queue_url, &body, Some(&error_type))
+            .await
+        {
+            Ok(_) => {
+                tracing::warn!(execution = %launch.name, error = %fault, "step functions unavailable; start queued on the intake queue");
+                Ok(Launched::Queued)
+            }
+            Err(queue_error) => {
+                tracing::error!(execution = %launch.name, error = %fault, queue_error = %queue_error, "start neither made nor queued");
+                Err(Error::Fault(fault))
+            }
         }
     }
 }

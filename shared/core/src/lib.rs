@@ -7,6 +7,7 @@
 pub mod access_review;
 pub mod approval;
 pub mod audit;
+pub mod circuit;
 pub mod client;
 pub mod credential;
 pub mod delivery;

@@ -106,11 +106,48 @@ pub fn use_resolution() -> time::Duration {
 
 /// [`use_resolution`] of a variable's value; anything unusable is the default.
 pub fn use_resolution_from(value: Option<&str>) -> time::Duration {
+    seconds_within(value, 3600, DEFAULT_USE_RESOLUTION_SECONDS)
+}
+
+/// A whole number of seconds from 1 to `max`, or `default` for anything else.
+fn seconds_within(value: Option<&str>, max: i64, default: i64) -> time::Duration {
     let seconds = value
         .and_then(|v| v.parse::<i64>().ok())
-        .filter(|s| (1..=3600).contains(s))
-        .unwrap_or(DEFAULT_USE_RESOLUTION_SECONDS);
+        .filter(|s| (1..=max).contains(s))
+        .unwrap_or(default);
     time::Duration::seconds(seconds)
+}
+
+/// How long a launcher's Step Functions circuit stays open (`START_COOL_OFF_SECONDS`, 1 to
+/// 600, default 30).
+pub fn start_cool_off() -> time::Duration {
+    start_cool_off_from(std::env::var("START_COOL_OFF_SECONDS").ok().as_deref())
+}
+
+/// [`start_cool_off`] of a variable's value; anything unusable is the default.
+pub fn start_cool_off_from(value: Option<&str>) -> time::Duration {
+    seconds_within(
+        value,
+        600,
+        clavis_aws::workflows::DEFAULT_START_COOL_OFF_SECONDS,
+    )
+}
+
+#[cfg(test)]
+mod start_cool_off_tests {
+    use super::*;
+
+    #[test]
+    fn the_cool_off_is_bounded_and_defaults_to_thirty_seconds() {
+        assert_eq!(start_cool_off_from(Some("5")), time::Duration::seconds(5));
+        for bad in [None, Some("0"), Some("601"), Some("x")] {
+            assert_eq!(
+                start_cool_off_from(bad),
+                time::Duration::seconds(30),
+                "{bad:?}"
+            );
+        }
+    }
 }
 
 #[cfg(test)]
