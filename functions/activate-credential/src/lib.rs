@@ -35,12 +35,15 @@ pub async fn activate_credential(
     vault.promote(&target, &credential_id).await?;
     match activate(repo, minted, now).await {
         Ok(issued) => Ok(issued),
-        Err(e) => {
+        // Refused for good: the version before is current again. A fault leaves it (the
+        // commit may have happened; the retry finds out, and promotes or is refused).
+        Err(Error::User(refusal)) => {
             if let Err(undo) = vault.demote(&target, &credential_id).await {
                 tracing::error!(%credential_id, error = %undo, "activation refused and the vault still offers its version");
             }
-            Err(e)
+            Err(Error::User(refusal))
         }
+        Err(e) => Err(e),
     }
 }
 

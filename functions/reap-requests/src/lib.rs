@@ -3,9 +3,10 @@
 //!
 //! - never started (the api's start and its queued retry were both lost): started now, under the
 //!   name it would have had, so a late start from the intake queue finds it and does nothing;
-//! - ended without recording the request (its `RecordFailure` died too, or it was stopped): failed
-//!   like `RecordFailure` would have, audited as the reaper's, and parked for replay, which
-//!   restarts it under its next attempt.
+//! - ended without recording the request (its `RecordFailure` died too): failed like
+//!   `RecordFailure` would have, audited as the reaper's, and parked for replay, which restarts
+//!   it under its next attempt;
+//! - stopped by an operator (`ABORTED`): failed as a conflict, and not parked.
 //!
 //! A request still running (or waiting for approvers) is left alone, and so is any request whose
 //! execution cannot be looked up (Step Functions is down: the next run tries again).
@@ -161,12 +162,20 @@ async fn reap_one(
             if settled {
                 return Ok(Verdict::Leave);
             }
+            // An operator who stopped the execution meant it: failed, not parked for replay.
+            let error = if status == "ABORTED" {
+                "Clavis.User.conflict".to_owned()
+            } else {
+                format!("Clavis.Reaper.{status}")
+            };
             let task = FailedTask {
                 request_id: request.request_id,
                 client_id: request.client_id,
                 error: CaughtError {
-                    error: format!("Clavis.Reaper.{status}"),
-                    cause: format!("execution {name} ended {status} without settling the request"),
+                    error,
+                    cause: format!(
+                        r#"{{"errorMessage":"execution {name} ended {status} without settling the request"}}"#
+                    ),
                 },
             };
             record_failure(repo, &reaper.dlq, workflow_dlq_url, task, ACTOR, now).await?;

@@ -112,17 +112,24 @@ async fn restart_request(
     let Ok(input) = serde_json::from_value::<RequestRef>(letter.execution_input) else {
         return Outcome::Unreadable;
     };
-    if letter.unrecorded {
-        return awaiting_the_reaper(replayer, &input).await;
-    }
+    let failed_attempt = if letter.unrecorded {
+        match awaiting_the_reaper(replayer, &input).await {
+            // RecordFailure failed it and then could not park it: this letter is the parked
+            // one, at the request's own attempt.
+            Ok(attempt) => attempt,
+            Err(outcome) => return outcome,
+        }
+    } else {
+        letter.attempt
+    };
     let reset = replayer
         .repo
-        .reset_failed_request(&input.request_id, letter.attempt, ACTOR, now)
+        .reset_failed_request(&input.request_id, failed_attempt, ACTOR, now)
         .await;
     let attempt = match reset {
         Ok(Reset::Pending(next)) => next,
         // An earlier replay reset it but could not start it: start that attempt.
-        Ok(Reset::NotFailed(RequestStatus::Pending, current)) if current == letter.attempt + 1 => {
+        Ok(Reset::NotFailed(RequestStatus::Pending, current)) if current == failed_attempt + 1 => {
             current
         }
         Ok(Reset::NotFailed(status, _)) => {
@@ -141,23 +148,32 @@ async fn restart_request(
     }
 }
 
-/// A request whose `RecordFailure` died: the reaper settles it (failed and parked, so a later
-/// letter restarts it). Until then the letter stays queued, so it is never lost.
-async fn awaiting_the_reaper(replayer: &Replayer, input: &RequestRef) -> Outcome {
+/// An unrecorded letter (its `RecordFailure` died). Unsettled, the reaper settles it first
+/// (failed and parked, so a later letter restarts it) and the letter stays queued; failed as a
+/// fault, the failure was recorded but never parked, so this letter restarts it (`Ok` with the
+/// request's attempt); otherwise there is nothing left to do.
+async fn awaiting_the_reaper(replayer: &Replayer, input: &RequestRef) -> Result<u32, Outcome> {
     match replayer.repo.get_request(&input.request_id, true).await {
-        Ok(Some(request))
-            if matches!(
-                request.value.status,
-                RequestStatus::Pending | RequestStatus::PendingApproval
-            ) =>
-        {
-            tracing::info!(request_id = %input.request_id, "unrecorded failure: the reaper settles it first");
-            Outcome::Waiting
-        }
-        Ok(_) => Outcome::Obsolete,
+        Ok(Some(request)) => match request.value.status {
+            RequestStatus::Pending | RequestStatus::PendingApproval => {
+                tracing::info!(request_id = %input.request_id, "unrecorded failure: the reaper settles it first");
+                Err(Outcome::Waiting)
+            }
+            RequestStatus::Failed
+                if request
+                    .value
+                    .problem
+                    .as_ref()
+                    .is_some_and(|p| p.status >= 500) =>
+            {
+                Ok(request.value.attempt)
+            }
+            _ => Err(Outcome::Obsolete),
+        },
+        Ok(None) => Err(Outcome::Obsolete),
         Err(e) => {
             tracing::warn!(request_id = %input.request_id, error = %e, "request not read");
-            Outcome::StillFailing
+            Err(Outcome::StillFailing)
         }
     }
 }

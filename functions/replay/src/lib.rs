@@ -189,8 +189,15 @@ impl Replayer {
         let mut report = QueueReport::default();
         let mut kept: Vec<String> = Vec::new();
         let mut seen = 0;
+        // The first receive takes one message: while its dependency is still down, nothing
+        // else is even received (a receive counts toward the queue's redrive to its DLQ).
+        let mut probing = true;
         while seen < max {
-            let room = i32::try_from(max - seen).unwrap_or(MAX_RECEIVE);
+            let room = if probing {
+                1
+            } else {
+                i32::try_from(max - seen).unwrap_or(MAX_RECEIVE)
+            };
             let batch = self.drain.receive(url, room, HIDE_SECONDS).await?;
             if batch.is_empty() {
                 break;
@@ -235,6 +242,7 @@ impl Replayer {
             if open {
                 break;
             }
+            probing = false;
         }
         // Hidden while this run went on (so it did not see them twice); visible again now.
         for receipt in kept {

@@ -154,12 +154,32 @@ impl SecretVault for SecretsManagerVault {
         target: &DeliveryTarget,
         credential_id: &CredentialId,
     ) -> Result<bool, Error> {
+        // DescribeSecret leaves out versions without a label: a version whose AWSPENDING a
+        // concurrent delivery took is still there, so list every version.
         let version = version_id_for(credential_id);
-        Ok(self
-            .stages(target)
-            .await?
-            .iter()
-            .any(|(v, _)| *v == version))
+        let mut token = None;
+        loop {
+            let page = self
+                .client
+                .list_secret_version_ids()
+                .secret_id(arn(target))
+                .include_deprecated(true)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| mapped(target, &e))?;
+            if page
+                .versions()
+                .iter()
+                .any(|v| v.version_id() == Some(version.as_str()))
+            {
+                return Ok(true);
+            }
+            match page.next_token {
+                Some(next) => token = Some(next),
+                None => return Ok(false),
+            }
+        }
     }
 
     async fn promote(
@@ -190,6 +210,11 @@ impl SecretVault for SecretsManagerVault {
         let version = version_id_for(credential_id);
         let stages = self.stages(target).await?;
         if !carries(&stages, &version, CURRENT) {
+            // A retry after the first move of `reinstate`: finish its second.
+            if carries(&stages, &version, PREVIOUS) {
+                self.move_label(target, PREVIOUS, Some(&version), None)
+                    .await?;
+            }
             return Ok(());
         }
         match holder(&stages, PREVIOUS).filter(|v| *v != version) {
@@ -213,6 +238,9 @@ impl SecretVault for SecretsManagerVault {
             // still active.
             if carries(&stages, &new, CURRENT) && stages.iter().any(|(v, _)| *v == old) {
                 self.reinstate(target, &new, &old).await?;
+            } else if carries(&stages, &new, PREVIOUS) {
+                // A retry after the first move of `reinstate`: finish its second.
+                self.move_label(target, PREVIOUS, Some(&new), None).await?;
             }
             return Ok(());
         }

@@ -41,7 +41,7 @@ impl DeliveryTarget {
         };
         if secret_arn.len() > MAX_TARGET_LEN || !is_secret_arn(secret_arn) {
             return Err(bad(
-                "must be a Secrets Manager secret ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME)"
+                "must be a Secrets Manager secret's complete ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-XXXXXX)"
                     .into(),
             ));
         }
@@ -54,7 +54,10 @@ impl DeliveryTarget {
     }
 }
 
-/// `arn:PARTITION:secretsmanager:REGION:ACCOUNT(12 digits):secret:NAME`, printable ASCII only.
+/// `arn:PARTITION:secretsmanager:REGION:ACCOUNT(12 digits):secret:NAME-XXXXXX`, printable ASCII
+/// only: the *complete* ARN, with the 6 characters Secrets Manager appends. A partial ARN (no
+/// suffix) names the same secret under another spelling, so one secret could be claimed by two
+/// clients.
 fn is_secret_arn(arn: &str) -> bool {
     let parts: Vec<&str> = arn.splitn(7, ':').collect();
     let [arn_, partition, service, region, account, resource, name] = parts[..] else {
@@ -70,8 +73,12 @@ fn is_secret_arn(arn: &str) -> bool {
         && account.len() == 12
         && account.bytes().all(|b| b.is_ascii_digit())
         && resource == "secret"
-        && !name.is_empty()
         && name.bytes().all(|b| b.is_ascii_graphic())
+        && name.rsplit_once('-').is_some_and(|(stem, suffix)| {
+            !stem.is_empty()
+                && suffix.len() == 6
+                && suffix.bytes().all(|b| b.is_ascii_alphanumeric())
+        })
 }
 
 /// The vault version a credential's secret becomes: named after the credential, so a
@@ -200,7 +207,10 @@ mod tests {
             "arn:aws:secretsmanager:eu-west-1:12345:secret:clavis/payments",
             "arn:aws:secretsmanager:eu-west-1:123456789012:secret:",
             "arn:aws:secretsmanager:eu-west-1:123456789012:secret:clavis/with space",
-            "arn:aws:secretsmanager:eu-west-2:123456789012:secret:clavis/payments",
+            "arn:aws:secretsmanager:eu-west-2:123456789012:secret:clavis/payments-AbCdEf",
+            // A partial ARN (no suffix) is another spelling of a secret another client may hold.
+            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:clavis/payments",
+            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:clavis/payments-AbC",
         ] {
             let err = target(arn).validate(PREFIX).unwrap_err();
             match err {

@@ -25,18 +25,22 @@ pub(crate) struct ShardedScan<'a> {
 }
 
 impl Repository {
-    /// Up to `limit` items of `scan`, oldest first within each shard.
+    /// Up to `limit` items of `scan`, oldest first within each shard, and at most an equal
+    /// share of `limit` from each shard: a shard full of items nobody can act on yet (requests
+    /// waiting for approvers) never starves the others.
     pub(crate) async fn read_shards<T: DeserializeOwned>(
         &self,
         scan: &ShardedScan<'_>,
         limit: usize,
     ) -> Result<Vec<T>, Error> {
+        let per_shard = limit.div_ceil(usize::try_from(scan.shards.max(1)).unwrap_or(1));
         let mut found = Vec::new();
         for shard in 0..scan.shards {
             let mut start = None;
+            let shard_limit = (found.len() + per_shard).min(limit);
             loop {
-                if found.len() >= limit {
-                    return Ok(found);
+                if found.len() >= shard_limit {
+                    break;
                 }
                 let page = self
                     .db
@@ -51,7 +55,7 @@ impl Repository {
                         AttributeValue::S(format!("{}#{shard}", scan.prefix)),
                     )
                     .expression_attribute_values(":before", AttributeValue::S(scan.before.clone()))
-                    .limit(i32::try_from(limit - found.len()).unwrap_or(i32::MAX))
+                    .limit(i32::try_from(shard_limit - found.len()).unwrap_or(i32::MAX))
                     .set_exclusive_start_key(start)
                     .send()
                     .await
