@@ -586,10 +586,7 @@ pub async fn execution_history_text(execution_arn: &str) -> String {
 
 /// The execution ARN of execution `name` of `state_machine_arn`.
 pub fn execution_arn(state_machine_arn: &str, name: &str) -> String {
-    format!(
-        "{}:{name}",
-        state_machine_arn.replacen(":stateMachine:", ":execution:", 1)
-    )
+    clavis_aws::workflows::execution_arn(state_machine_arn, name)
 }
 
 /// Issues a credential for `client_id` through the API; returns its id and secret.

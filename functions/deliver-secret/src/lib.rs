@@ -8,6 +8,7 @@
 //! checks that the vault holds the version.
 
 use clavis_aws::dynamo::Repository;
+use clavis_aws::dynamo::items::timestamp;
 use clavis_aws::kms::Kms;
 use clavis_core::delivery::{SecretVault, contents_of};
 use clavis_core::workflow::Minted;
@@ -40,7 +41,7 @@ pub async fn deliver_secret(
                 .value
                 .expires_at;
             let secret = copy.open(kms, secrets_key_id).await?;
-            let contents = contents_of(minted.client_id, &secret, rfc3339(expires_at)?);
+            let contents = contents_of(minted.client_id, &secret, timestamp(expires_at)?);
             vault.stage(target, &credential_id, &contents).await?;
             drop(secret);
             match repo
@@ -72,11 +73,6 @@ pub async fn deliver_secret(
     }
     tracing::info!(request_id = %minted.request_id, %credential_id, target = target.address(), "secret delivered");
     Ok(minted)
-}
-
-fn rfc3339(t: OffsetDateTime) -> Result<String, Error> {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .map_err(|e| SystemFault::Internal(format!("expiry: {e}")).into())
 }
 
 #[cfg(test)]

@@ -39,12 +39,6 @@ pub struct SecretsManagerVault {
 /// Which labels each version of a secret carries.
 type Stages = Vec<(String, Vec<String>)>;
 
-fn arn(target: &DeliveryTarget) -> &str {
-    match target {
-        DeliveryTarget::AwsSecretsManager { secret_arn } => secret_arn,
-    }
-}
-
 fn mapped<E, R>(target: &DeliveryTarget, err: &SdkError<E, R>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
@@ -52,7 +46,7 @@ where
 {
     match err.code() {
         Some(code) if TARGET_CODES.contains(&code) => {
-            UserError::Undeliverable(format!("{} answered {code}", arn(target))).into()
+            UserError::Undeliverable(format!("{} answered {code}", target.address())).into()
         }
         _ => fault::from_sdk("secretsmanager", err).into(),
     }
@@ -68,7 +62,7 @@ impl SecretsManagerVault {
         let out = self
             .client
             .describe_secret()
-            .secret_id(arn(target))
+            .secret_id(target.address())
             .send()
             .await
             .map_err(|e| mapped(target, &e))?;
@@ -88,7 +82,7 @@ impl SecretsManagerVault {
     ) -> Result<(), Error> {
         self.client
             .update_secret_version_stage()
-            .secret_id(arn(target))
+            .secret_id(target.address())
             .version_stage(label)
             .set_remove_from_version_id(from.map(str::to_owned))
             .set_move_to_version_id(to.map(str::to_owned))
@@ -139,7 +133,7 @@ impl SecretVault for SecretsManagerVault {
         let text = Zeroizing::new(vault_contents(contents)?);
         self.client
             .put_secret_value()
-            .secret_id(arn(target))
+            .secret_id(target.address())
             .client_request_token(version_id_for(credential_id))
             .secret_string(text.as_str())
             .version_stages(PENDING)
@@ -162,7 +156,7 @@ impl SecretVault for SecretsManagerVault {
             let page = self
                 .client
                 .list_secret_version_ids()
-                .secret_id(arn(target))
+                .secret_id(target.address())
                 .include_deprecated(true)
                 .set_next_token(token)
                 .send()
