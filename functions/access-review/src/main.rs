@@ -5,7 +5,7 @@ use clavis_lambda::step::{Deps, RuntimeError, for_process, serve};
 
 #[tokio::main]
 async fn main() -> Result<(), RuntimeError> {
-    let deps = for_process(Deps::init().await?);
+    let deps = for_process(Deps::init("access-review").await?);
     serve(deps, |deps, input| {
         run_review(&deps.repo, input, time::OffsetDateTime::now_utc())
     })

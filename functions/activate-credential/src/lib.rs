@@ -12,6 +12,7 @@ use clavis_core::lifecycle::CredentialState;
 use clavis_core::request::RequestStatus;
 use clavis_core::workflow::{Issued, Minted};
 use clavis_core::{Error, SystemFault, UserError};
+use clavis_lambda::metrics::Settled;
 use time::{Duration, OffsetDateTime};
 
 /// The actor recorded for activation.
@@ -97,7 +98,14 @@ async fn activate(repo: &Repository, minted: Minted, now: OffsetDateTime) -> Res
         .activate(&credential, &minted.request_id, &events, ACTOR, now)
         .await
     {
-        Ok(_) => {}
+        Ok(_) => clavis_lambda::metrics::issuance_settled(
+            Settled::Completed,
+            None,
+            minted.held,
+            minted.requested_at,
+            OffsetDateTime::now_utc(),
+        ),
+        // A retry after a commit whose answer was lost: counted when it committed.
         Err(Error::User(UserError::IllegalTransition(_))) if is_active(repo, &minted).await? => {}
         Err(e) => return Err(e),
     }

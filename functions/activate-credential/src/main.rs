@@ -6,7 +6,7 @@ use clavis_lambda::step::{Deps, RuntimeError, for_process, serve};
 
 #[tokio::main]
 async fn main() -> Result<(), RuntimeError> {
-    let deps = Deps::init().await?;
+    let deps = Deps::init("activate-credential").await?;
     let vault = SecretsManagerVault::new(clavis_aws::clients::secretsmanager(&deps.sdk));
     let state = for_process((deps, vault));
     serve(state, |(deps, vault), minted| {

@@ -14,6 +14,7 @@ use lambda_http::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
+use std::time::Instant;
 use time::OffsetDateTime;
 
 use crate::auth::{self, Principal};
@@ -22,6 +23,8 @@ use crate::issuance::IssueConfig;
 use crate::oauth::{OAuthConfig, PublishedKeys};
 use crate::routes::{Matched, NoRoute, Route, Router};
 
+/// The `Route` dimension of requests no route matched.
+const UNMATCHED: &str = "Unmatched";
 /// The scopes that may read the inventory (the coarse gate; policy decides).
 const INVENTORY_READERS: [&str; 2] = [scopes::ADMIN, scopes::AUDITOR];
 /// The scopes that may see approvals (the coarse gate; policy decides).
@@ -74,18 +77,25 @@ impl App {
             p => p.to_owned(),
         };
         let method = req.method().clone();
-        let result = match self.router.at(&method, &path) {
-            Ok(matched) => self.dispatch(&req, &matched).await,
-            Err(NoRoute::NotFound) => Err(UserError::NotFound(format!("route {path}")).into()),
-            Err(NoRoute::MethodNotAllowed) => Err(UserError::MethodNotAllowed.into()),
+        let started = Instant::now();
+        let (route, result) = match self.router.at(&method, &path) {
+            Ok(matched) => (matched.route.name(), self.dispatch(&req, &matched).await),
+            Err(NoRoute::NotFound) => (
+                UNMATCHED,
+                Err(UserError::NotFound(format!("route {path}")).into()),
+            ),
+            Err(NoRoute::MethodNotAllowed) => (UNMATCHED, Err(UserError::MethodNotAllowed.into())),
         };
         let response =
             result.unwrap_or_else(|e| Problem::from_error(&e, &path, &request_id).into_response());
+        let status = response.status().as_u16();
+        clavis_lambda::metrics::api_answered(route, status, started.elapsed());
         tracing::info!(
             request_id,
             method = %method,
             path,
-            status = response.status().as_u16(),
+            route,
+            status,
             aws_calls = %clavis_lambda::telemetry::aws_calls(),
             "request"
         );

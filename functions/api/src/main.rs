@@ -12,14 +12,16 @@ use clavis_aws::workflows::{Launcher, Workflows};
 use clavis_lambda::config::required;
 use clavis_lambda::governance::Governance;
 use clavis_lambda::step::{Deps, RuntimeError, for_process};
-use lambda_http::{Request, service_fn};
+use clavis_lambda::telemetry;
+use lambda_http::{Request, RequestExt, service_fn};
+use tracing::Instrument;
 
 /// Default bound on how long a credential request waits for its workflow.
 const DEFAULT_WAIT_MS: u64 = 5000;
 
 #[tokio::main]
 async fn main() -> Result<(), RuntimeError> {
-    let deps = Deps::init().await?;
+    let deps = Deps::init("api").await?;
     let issue = IssueConfig {
         state_machine_arn: required("ISSUE_STATE_MACHINE_ARN")?,
         wait: Duration::from_millis(
@@ -67,8 +69,15 @@ async fn main() -> Result<(), RuntimeError> {
         oauth,
         governance,
     ));
-    lambda_http::run(service_fn(move |req: Request| async move {
-        Ok::<_, std::convert::Infallible>(app.handle(req).await)
+    lambda_http::run(service_fn(move |req: Request| {
+        let context = req.lambda_context_ref().cloned().unwrap_or_default();
+        let span = telemetry::invocation_span(&context);
+        async move {
+            let response = app.handle(req).await;
+            telemetry::finish(&context);
+            Ok::<_, std::convert::Infallible>(response)
+        }
+        .instrument(span)
     }))
     .await
 }

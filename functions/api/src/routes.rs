@@ -60,6 +60,40 @@ pub enum Route {
     Metadata,
 }
 
+impl Route {
+    /// The route's name: the `Route` dimension of the api's metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Health => "Health",
+            Self::RegisterClient => "RegisterClient",
+            Self::ListClients => "ListClients",
+            Self::GetClient => "GetClient",
+            Self::ListClientCredentials => "ListClientCredentials",
+            Self::SuspendClient => "SuspendClient",
+            Self::ResumeClient => "ResumeClient",
+            Self::RevokeClient => "RevokeClient",
+            Self::RequestCredential => "RequestCredential",
+            Self::GetRequest => "GetRequest",
+            Self::PickupSecret => "PickupSecret",
+            Self::GetCredential => "GetCredential",
+            Self::RevokeCredential => "RevokeCredential",
+            Self::RotateCredential => "RotateCredential",
+            Self::SuccessorSecret => "SuccessorSecret",
+            Self::ListRevocations => "ListRevocations",
+            Self::ListApprovals => "ListApprovals",
+            Self::GetApproval => "GetApproval",
+            Self::Approve => "Approve",
+            Self::Deny => "Deny",
+            Self::ExportAudit => "ExportAudit",
+            Self::AccessReview => "AccessReview",
+            Self::Introspect => "Introspect",
+            Self::Token => "Token",
+            Self::Jwks => "Jwks",
+            Self::Metadata => "Metadata",
+        }
+    }
+}
+
 /// Every route: method, path template (OpenAPI syntax), route.
 pub const ROUTES: &[(Method, &str, Route)] = &[
     (Method::GET, "/healthz", Route::Health),
@@ -228,6 +262,20 @@ impl Default for Router {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_route_has_its_own_metric_name() {
+        let names: std::collections::BTreeSet<&str> =
+            ROUTES.iter().map(|(_, _, route)| route.name()).collect();
+        let routes: std::collections::BTreeSet<String> = ROUTES
+            .iter()
+            .map(|(_, _, route)| format!("{route:?}"))
+            .collect();
+        assert_eq!(names.len(), routes.len());
+        for (_, _, route) in ROUTES {
+            assert_eq!(route.name(), format!("{route:?}"));
+        }
+    }
 
     #[test]
     fn paths_methods_and_params_are_matched() {

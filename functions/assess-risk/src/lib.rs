@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 
 use clavis_aws::dynamo::Repository;
 use clavis_core::issuance::IssuanceGrant;
-use clavis_core::risk::{RiskAssessment, RiskFactors};
+use clavis_core::risk::{RiskAssessment, RiskDecision, RiskFactors};
 use clavis_core::workflow::Assessed;
 use clavis_core::{Error, UserError};
 use clavis_lambda::governance::Governance;
@@ -65,6 +65,8 @@ pub async fn assess_risk(
             w.min(outcome.approval_timeout_seconds)
         });
     grant.risk_score = Some(score);
+    grant.held = outcome.decision == RiskDecision::Hold;
+    tracing::info!(request_id = %grant.request_id, client_id = %grant.client_id, decision = ?outcome.decision, score, "risk assessed");
     Ok(Assessed {
         request_id: grant.request_id,
         client_id: grant.client_id,

@@ -6,7 +6,7 @@ use clavis_lambda::step::{Deps, RuntimeError, for_process, serve};
 
 #[tokio::main]
 async fn main() -> Result<(), RuntimeError> {
-    let deps = Deps::init().await?;
+    let deps = Deps::init("assess-risk").await?;
     let governance = Governance::shipped(&deps.settings.stage, "assess-risk")?;
     let state = for_process((deps, governance));
     serve(state, |(deps, governance), grant| {

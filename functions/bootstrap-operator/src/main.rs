@@ -5,7 +5,7 @@ use clavis_lambda::step::{Deps, RuntimeError, for_process, serve};
 
 #[tokio::main]
 async fn main() -> Result<(), RuntimeError> {
-    let deps = for_process(Deps::init().await?);
+    let deps = for_process(Deps::init("bootstrap-operator").await?);
     serve(deps, |deps, input| {
         bootstrap(
             &deps.repo,

@@ -7,7 +7,7 @@ use clavis_lambda::step::{Deps, RuntimeError, for_process, serve};
 
 #[tokio::main]
 async fn main() -> Result<(), RuntimeError> {
-    let deps = Deps::init().await?;
+    let deps = Deps::init("deliver-secret").await?;
     let kms = Kms::new(clavis_aws::clients::kms(&deps.sdk));
     let vault = SecretsManagerVault::new(clavis_aws::clients::secretsmanager(&deps.sdk));
     let state = for_process((deps, kms, vault));

@@ -140,6 +140,15 @@ pub async fn sweep(
     report.failed += renewed.failed;
     report.deferred = renewed.deferred;
     report.more |= renewed.more;
+    for (action, n) in [
+        ("expired", report.expired),
+        ("renewal_announced", report.renewals),
+        ("rotation_started", report.rotations),
+        ("renewal_deferred", report.deferred),
+        ("failed", report.failed),
+    ] {
+        clavis_lambda::metrics::swept(action, n);
+    }
     tracing::info!(
         renewals = report.renewals,
         rotations = report.rotations,

@@ -9,7 +9,7 @@ use clavis_lambda::step::{Deps, RuntimeError, for_process, serve};
 
 #[tokio::main]
 async fn main() -> Result<(), RuntimeError> {
-    let deps = Deps::init().await?;
+    let deps = Deps::init("expiry-sweep").await?;
     let renewer = Renewer {
         launcher: Launcher::new(
             Workflows::new(clavis_aws::clients::sfn(&deps.sdk)),

@@ -5,7 +5,7 @@ use clavis_lambda::step::{Deps, RuntimeError, for_process, serve};
 
 #[tokio::main]
 async fn main() -> Result<(), RuntimeError> {
-    let deps = for_process(Deps::init().await?);
+    let deps = for_process(Deps::init("finish-client-revocation").await?);
     serve(deps, |deps, client| {
         finish(&deps.repo, client, time::OffsetDateTime::now_utc())
     })

@@ -6,7 +6,7 @@ use clavis_lambda::step::{Deps, RuntimeError, for_process, serve};
 
 #[tokio::main]
 async fn main() -> Result<(), RuntimeError> {
-    let deps = Deps::init().await?;
+    let deps = Deps::init("health-check").await?;
     let kms = Kms::new(clavis_aws::clients::kms(&deps.sdk));
     let state = for_process((deps, kms));
     serve(state, |(deps, kms), _: clavis_health::HealthCheckInput| {

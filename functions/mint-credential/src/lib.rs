@@ -65,6 +65,8 @@ pub async fn mint_credential(
         environment: grant.environment,
         rotation: grant.rotation,
         delivery: grant.delivery.clone(),
+        requested_at: grant.requested_at,
+        held: grant.held,
     };
     if already_minted(repo, &grant, &credential_id).await? {
         return Ok(minted);
@@ -143,6 +145,8 @@ mod tests {
             risk_score: Some(12),
             rotation: None,
             delivery: None,
+            requested_at: None,
+            held: false,
         };
         let secret =
             ClientSecret::generate(credential_id_for(&request_id, 0), SecretMode::Live).unwrap();

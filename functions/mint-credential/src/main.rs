@@ -6,7 +6,7 @@ use clavis_mint_credential::mint_credential;
 
 #[tokio::main]
 async fn main() -> Result<(), RuntimeError> {
-    let deps = Deps::init().await?;
+    let deps = Deps::init("mint-credential").await?;
     let kms = Kms::new(clavis_aws::clients::kms(&deps.sdk));
     let state = for_process((deps, kms));
     serve(state, |(deps, kms), grant| {

@@ -17,6 +17,9 @@ use clavis_aws::events::{EventPublisher, MAX_BATCH, OutboundEvent, PublishError}
 use clavis_aws::sqs::QueueSender;
 pub use clavis_core::events::{OutboxRecord, ParkedEvent};
 
+/// The `Publisher` dimension of this publisher's metrics.
+const PUBLISHER: &str = "stream";
+
 /// Attempts per entry before it is parked in the DLQ.
 pub const ATTEMPTS: usize = 3;
 
@@ -108,7 +111,8 @@ pub async fn publish_batch(
         })
         .collect();
     let total = pending.len();
-    let event_ids: Vec<String> = pending.iter().map(|p| p.outbox.event_id.clone()).collect();
+    let records: Vec<OutboxRecord> = pending.iter().map(|p| p.outbox.clone()).collect();
+    let event_ids: Vec<String> = records.iter().map(|r| r.event_id.clone()).collect();
     for attempt in 0..ATTEMPTS {
         if pending.is_empty() {
             break;
@@ -127,6 +131,15 @@ pub async fn publish_batch(
 
     let mut response = DynamoDbEventResponse::default();
     let parked = pending.len();
+    let refused: BTreeSet<&str> = pending.iter().map(|p| p.outbox.event_id.as_str()).collect();
+    clavis_lambda::metrics::events_handled(
+        PUBLISHER,
+        records
+            .iter()
+            .filter(|r| !refused.contains(r.event_id.as_str())),
+        parked,
+        time::OffsetDateTime::now_utc(),
+    );
     let mut redeliver = BTreeSet::new();
     for p in &pending {
         let letter = ParkedEvent {

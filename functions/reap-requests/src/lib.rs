@@ -108,6 +108,13 @@ pub async fn reap(
             }
         }
     }
+    clavis_lambda::metrics::reaped("started", u64::from(report.started));
+    clavis_lambda::metrics::reaped("resolved", u64::from(report.resolved));
+    clavis_lambda::metrics::reaped("deferred", u64::from(report.deferred));
+    match oldest_pending_approval(repo, now).await {
+        Ok(age) => clavis_lambda::metrics::pending_approval_age(age),
+        Err(e) => tracing::warn!(error = %e, "pending approvals not measured"),
+    }
     tracing::info!(
         examined = report.examined,
         running = report.running,
@@ -117,6 +124,31 @@ pub async fn reap(
         "reaped"
     );
     Ok(report)
+}
+
+/// Pages of pending approvals read to find the oldest (pending approvals are few; past this
+/// the age reported is that of the oldest read).
+const APPROVAL_PAGES: usize = 10;
+
+/// How long the oldest pending approval has waited at `now` (zero when none waits): what the
+/// `PendingApprovalAge` metric reports, so approvers who are not answering show.
+async fn oldest_pending_approval(
+    repo: &Repository,
+    now: OffsetDateTime,
+) -> Result<std::time::Duration, Error> {
+    let mut oldest = Duration::ZERO;
+    let mut cursor: Option<String> = None;
+    for _ in 0..APPROVAL_PAGES {
+        let page = repo.pending_approvals(100, cursor.as_deref()).await?;
+        for approval in &page.items {
+            oldest = oldest.max(now - approval.requested_at);
+        }
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    Ok(oldest.max(Duration::ZERO).unsigned_abs())
 }
 
 async fn reap_one(

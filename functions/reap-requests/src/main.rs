@@ -8,7 +8,7 @@ use clavis_reap_requests::{Reaper, reap};
 
 #[tokio::main]
 async fn main() -> Result<(), RuntimeError> {
-    let deps = Deps::init().await?;
+    let deps = Deps::init("reap-requests").await?;
     let reaper = Reaper {
         workflows: Workflows::new(clavis_aws::clients::sfn(&deps.sdk)),
         dlq: QueueSender::new(clavis_aws::clients::sqs(&deps.sdk)),

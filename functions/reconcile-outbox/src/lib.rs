@@ -15,6 +15,9 @@ use clavis_core::{Error, UserError};
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
+/// The `Publisher` dimension of this publisher's metrics.
+const PUBLISHER: &str = "reconciler";
+
 /// How long an entry may wait for its publisher before the reconciler takes over: well past
 /// the stream's normal delivery (seconds), so the two rarely both publish one event.
 pub const DEADLINE_SECONDS: i64 = 300;
@@ -69,6 +72,7 @@ pub async fn reconcile(
         stale: stale.len(),
         ..ReconcileReport::default()
     };
+    let mut published: Vec<&OutboxRecord> = Vec::new();
     for chunk in stale.chunks(MAX_BATCH) {
         let refused = match publisher.publish(&outbound(chunk)).await {
             Ok(()) => Vec::new(),
@@ -85,6 +89,7 @@ pub async fn reconcile(
                 report.still_pending += 1;
                 continue;
             }
+            published.push(record);
             match repo.mark_handed_off(&record.event_id, now).await {
                 Ok(()) => {
                     report.republished += 1;
@@ -101,6 +106,7 @@ pub async fn reconcile(
             }
         }
     }
+    clavis_lambda::metrics::events_handled(PUBLISHER, published, 0, OffsetDateTime::now_utc());
     tracing::info!(
         stale = report.stale,
         republished = report.republished,

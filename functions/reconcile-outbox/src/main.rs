@@ -5,7 +5,7 @@ use clavis_reconcile_outbox::reconcile;
 
 #[tokio::main]
 async fn main() -> Result<(), RuntimeError> {
-    let deps = Deps::init().await?;
+    let deps = Deps::init("reconcile-outbox").await?;
     let publisher = deps.event_publisher();
     serve(
         for_process((deps, publisher)),

@@ -8,6 +8,7 @@ use clavis_core::approval::approval_id_for;
 use clavis_core::request::RequestProblem;
 use clavis_core::workflow::{APPROVAL_DENIED, Denial};
 use clavis_core::{Error, FieldViolation, UserError};
+use clavis_lambda::metrics::Settled;
 use serde::Serialize;
 use time::OffsetDateTime;
 
@@ -24,6 +25,17 @@ pub enum DenialReason {
     Approver,
     /// No approver decided before the deadline.
     Timeout,
+}
+
+impl DenialReason {
+    /// Its name, as in the answer and the audit record.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Policy => "policy",
+            Self::Approver => "approver",
+            Self::Timeout => "timeout",
+        }
+    }
 }
 
 /// What the step answers.
@@ -84,13 +96,7 @@ pub async fn record_denial(
         status: 403,
         detail,
     };
-    let mut facts = vec![(
-        "reason",
-        serde_json::to_value(reason)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default(),
-    )];
+    let mut facts = vec![("reason", reason.as_str().to_owned())];
     if let Some(a) = &input.assessment {
         facts.push(("risk_score", a.score.to_string()));
         facts.push(("policies", a.policies.join(" ")));
@@ -101,6 +107,13 @@ pub async fn record_denial(
     }
     repo.deny_request(&request, approval.as_ref(), &problem, facts, ACTOR, now)
         .await?;
+    clavis_lambda::metrics::issuance_settled(
+        Settled::Denied,
+        Some(reason.as_str()),
+        reason != DenialReason::Policy,
+        Some(request.requested_at),
+        OffsetDateTime::now_utc(),
+    );
     tracing::info!(request_id = %input.request_id, ?reason, "request denied");
     Ok(Denied {
         request_id: input.request_id,
@@ -117,6 +130,20 @@ mod tests {
     fn sample() -> Denial {
         serde_json::from_str(include_str!("../../../events/record-denial.json"))
             .expect("events/record-denial.json")
+    }
+
+    #[test]
+    fn a_reason_is_named_as_it_is_serialised() {
+        for reason in [
+            DenialReason::Policy,
+            DenialReason::Approver,
+            DenialReason::Timeout,
+        ] {
+            assert_eq!(
+                serde_json::to_value(reason).unwrap(),
+                serde_json::json!(reason.as_str())
+            );
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@ use clavis_record_failure::record;
 
 #[tokio::main]
 async fn main() -> Result<(), RuntimeError> {
-    let deps = Deps::init().await?;
+    let deps = Deps::init("record-failure").await?;
     let dlq = QueueSender::new(clavis_aws::clients::sqs(&deps.sdk));
     let state = for_process((deps, dlq));
     serve(state, |(deps, dlq), task| {

@@ -16,6 +16,7 @@ use crate::{ACTOR, Outcome, Replayer};
 pub(crate) async fn republish(publisher: &EventPublisher, batch: &[Received]) -> Vec<Outcome> {
     let mut outcomes = vec![Outcome::Unreadable; batch.len()];
     let mut events = Vec::new();
+    let mut records = Vec::new();
     let mut positions = Vec::new();
     for (i, message) in batch.iter().enumerate() {
         let parked = serde_json::from_str::<ParkedEvent>(&message.body).ok();
@@ -24,9 +25,10 @@ pub(crate) async fn republish(publisher: &EventPublisher, batch: &[Received]) ->
             .and_then(|p| serde_json::from_str::<serde_json::Value>(&p.record.detail).ok());
         if let (Some(parked), Some(detail)) = (parked, detail) {
             events.push(OutboundEvent {
-                detail_type: parked.record.detail_type,
+                detail_type: parked.record.detail_type.clone(),
                 detail,
             });
+            records.push(parked.record);
             positions.push(i);
         }
     }
@@ -48,6 +50,12 @@ pub(crate) async fn republish(publisher: &EventPublisher, batch: &[Received]) ->
             Outcome::Replayed
         };
     }
+    let published = records
+        .iter()
+        .enumerate()
+        .filter(|(k, _)| !failed.contains(k))
+        .map(|(_, r)| r);
+    clavis_lambda::metrics::events_handled("replay", published, 0, OffsetDateTime::now_utc());
     outcomes
 }
 

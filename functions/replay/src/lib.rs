@@ -55,6 +55,17 @@ pub struct ReplayRequest {
     pub max_messages: usize,
 }
 
+impl QueueName {
+    /// The `Queue` dimension of replay's metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Events => "events",
+            Self::Workflow => "workflow",
+            Self::Intake => "intake",
+        }
+    }
+}
+
 fn all_queues() -> BTreeSet<QueueName> {
     BTreeSet::from([QueueName::Events, QueueName::Workflow, QueueName::Intake])
 }
@@ -79,6 +90,27 @@ pub struct QueueReport {
     pub deferred: usize,
     /// Waiting for something else first (an unrecorded failure the reaper settles): kept.
     pub waiting: usize,
+}
+
+impl QueueReport {
+    /// Counts what this run did with `queue`'s messages, by outcome.
+    fn measure(&self, queue: QueueName) {
+        let counts = [
+            ("replayed", self.replayed),
+            ("obsolete", self.obsolete),
+            ("still_failing", self.still_failing),
+            ("unreadable", self.unreadable),
+            ("deferred", self.deferred),
+            ("waiting", self.waiting),
+        ];
+        for (outcome, n) in counts {
+            clavis_lambda::metrics::replayed(
+                queue.as_str(),
+                outcome,
+                u64::try_from(n).unwrap_or(u64::MAX),
+            );
+        }
+    }
 }
 
 /// The run's answer.
@@ -161,6 +193,7 @@ impl Replayer {
         let mut report = ReplayReport::default();
         for queue in &request.queues {
             let drained = self.drain_queue(*queue, request.max_messages, now).await?;
+            drained.measure(*queue);
             tracing::info!(queue = ?queue, replayed = drained.replayed, obsolete = drained.obsolete, still_failing = drained.still_failing, unreadable = drained.unreadable, deferred = drained.deferred, waiting = drained.waiting, "replayed");
             match queue {
                 QueueName::Events => report.events = Some(drained),

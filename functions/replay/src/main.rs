@@ -8,7 +8,7 @@ use clavis_replay::{QueueUrls, Replayer, StateMachines};
 
 #[tokio::main]
 async fn main() -> Result<(), RuntimeError> {
-    let deps = Deps::init().await?;
+    let deps = Deps::init("replay").await?;
     let replayer = Replayer {
         drain: QueueDrain::new(clavis_aws::clients::sqs(&deps.sdk)),
         publisher: deps.event_publisher(),

@@ -5,7 +5,7 @@ use clavis_request_approval::request_approval;
 
 #[tokio::main]
 async fn main() -> Result<(), RuntimeError> {
-    let deps = for_process(Deps::init().await?);
+    let deps = for_process(Deps::init("request-approval").await?);
     serve(deps, |deps, task| {
         request_approval(&deps.repo, task, time::OffsetDateTime::now_utc())
     })

@@ -6,7 +6,7 @@ use clavis_retire_predecessor::retire_predecessor;
 
 #[tokio::main]
 async fn main() -> Result<(), RuntimeError> {
-    let deps = Deps::init().await?;
+    let deps = Deps::init("retire-predecessor").await?;
     let vault = SecretsManagerVault::new(clavis_aws::clients::secretsmanager(&deps.sdk));
     let state = for_process((deps, vault));
     serve(state, |(deps, vault), input| {

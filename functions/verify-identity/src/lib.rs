@@ -81,6 +81,8 @@ pub async fn verify_identity(
         risk_score: None,
         rotation: request.params.rotation,
         delivery: request.delivery,
+        requested_at: Some(request.requested_at),
+        held: false,
     })
 }
 

@@ -6,7 +6,7 @@ use clavis_verify_identity::verify_identity;
 
 #[tokio::main]
 async fn main() -> Result<(), RuntimeError> {
-    let deps = Deps::init().await?;
+    let deps = Deps::init("verify-identity").await?;
     let governance = Governance::shipped(&deps.settings.stage, "verify-identity")?;
     let state = for_process((deps, governance));
     serve(state, |(deps, governance), input| {

@@ -86,6 +86,25 @@ pub struct OutboxRecord {
     pub detail: String,
 }
 
+impl OutboxRecord {
+    /// Whether it announces a credential's revocation (what the propagation SLO measures).
+    pub fn is_revocation(&self) -> bool {
+        self.detail_type == CredentialRevoked::DETAIL_TYPE
+    }
+
+    /// When the change it reports committed (`occurred_at` of its detail), if it says.
+    pub fn occurred_at(&self) -> Option<OffsetDateTime> {
+        #[derive(Deserialize)]
+        struct Occurred {
+            #[serde(with = "time::serde::rfc3339")]
+            occurred_at: OffsetDateTime,
+        }
+        serde_json::from_str::<Occurred>(&self.detail)
+            .ok()
+            .map(|o| o.occurred_at)
+    }
+}
+
 /// An outbox entry that could not be published, as parked in the events DLQ; replay re-puts
 /// it unchanged (same `event_id`), so subscribers that saw it already drop the copy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -483,6 +502,34 @@ mod tests {
             &outbox,
         );
         assert_eq!(errors(&validator, &detail), Vec::<String>::new());
+    }
+
+    #[test]
+    fn an_outbox_record_says_when_its_change_committed_and_whether_it_revokes() {
+        let committed = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+        let event = CredentialRevoked {
+            meta: EventMeta::new(committed),
+            seq: 1,
+            credential_id: CredentialId::generate(),
+            client_id: ClientId::generate(),
+            reason: RevocationReason::Superseded,
+            revoked_at: committed,
+        }
+        .to_outbox();
+        let record = OutboxRecord {
+            event_id: event.event_id,
+            detail_type: event.detail_type.to_owned(),
+            detail: event.detail,
+        };
+        assert!(record.is_revocation());
+        assert_eq!(record.occurred_at(), Some(committed));
+        let other = OutboxRecord {
+            detail_type: "Credential Issued".into(),
+            detail: "not json".into(),
+            ..record
+        };
+        assert!(!other.is_revocation());
+        assert_eq!(other.occurred_at(), None);
     }
 
     #[test]

@@ -272,6 +272,16 @@ pub struct IssuanceGrant {
     /// Set when the secret goes into a vault instead of a pickup copy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery: Option<crate::delivery::DeliveryTarget>,
+    /// When the request was accepted (for the issuance latency measured when it settles).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub requested_at: Option<time::OffsetDateTime>,
+    /// Whether it waited for an approval (its latency is then the approvers', not Clavis's).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub held: bool,
 }
 
 #[cfg(test)]

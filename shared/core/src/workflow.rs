@@ -92,6 +92,16 @@ pub struct Minted {
     /// activation, the predecessor's version retired with it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery: Option<DeliveryTarget>,
+    /// When the request was accepted (for the issuance latency measured at activation).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub requested_at: Option<time::OffsetDateTime>,
+    /// Whether it waited for an approval.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub held: bool,
 }
 
 /// The output of `ActivateCredential`: the execution's result.

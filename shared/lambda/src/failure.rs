@@ -9,6 +9,7 @@
 //! (anything but `Clavis.User.*`) is parked in the workflow DLQ with the execution input and the
 //! error, for replay.
 
+use crate::metrics::Settled;
 use clavis_aws::dynamo::Repository;
 use clavis_aws::sqs::QueueSender;
 use clavis_core::approval::{ApprovalStatus, approval_id_for};
@@ -184,6 +185,7 @@ pub async fn record_failure(
         .get_credential(&credential_id, true)
         .await?
         .is_some_and(|c| c.value.status == CredentialState::Approved);
+    let waited = request.status == RequestStatus::PendingApproval;
     // A request that failed while held takes its pending approval with it (out of the list).
     let held = match request.status {
         RequestStatus::PendingApproval => repo
@@ -205,8 +207,27 @@ pub async fn record_failure(
         )
         .await
     {
+        Ok(_) => {
+            let settled = if task.error.is_user_error() {
+                Settled::Refused
+            } else {
+                Settled::Failed
+            };
+            let reason = problem
+                .type_
+                .rsplit(':')
+                .next()
+                .unwrap_or(problem.type_.as_str());
+            crate::metrics::issuance_settled(
+                settled,
+                Some(reason),
+                waited,
+                Some(request.requested_at),
+                OffsetDateTime::now_utc(),
+            );
+        }
         // Already final: an earlier attempt of this step recorded it.
-        Ok(_) | Err(Error::User(UserError::Conflict(_))) => {}
+        Err(Error::User(UserError::Conflict(_))) => {}
         Err(e) => return Err(e),
     }
     let parked = !task.error.is_user_error();

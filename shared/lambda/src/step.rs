@@ -5,6 +5,7 @@
 //! the handler reaches Step Functions under its Clavis error name.
 
 use std::future::Future;
+use std::time::Instant;
 
 use aws_config::SdkConfig;
 use clavis_aws::dynamo::Repository;
@@ -12,11 +13,13 @@ use clavis_core::{Error, FieldViolation, UserError};
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use tracing::Instrument;
 
 pub use lambda_runtime::Error as RuntimeError;
 
 use crate::FunctionError;
 use crate::config::Settings;
+use crate::metrics::Outcome;
 
 /// What every Clavis function builds once per container.
 #[derive(Debug, Clone)]
@@ -30,9 +33,10 @@ pub struct Deps {
 }
 
 impl Deps {
-    /// Logs, settings, SDK configuration, repository, and one warm-up read.
-    pub async fn init() -> Result<Self, RuntimeError> {
-        crate::telemetry::init();
+    /// Logs and metrics for the function `stage` (its directory under `functions/`),
+    /// settings, SDK configuration, repository, and one warm-up read.
+    pub async fn init(stage: &'static str) -> Result<Self, RuntimeError> {
+        crate::telemetry::init(stage);
         let settings = Settings::from_env()?;
         let sdk = clavis_aws::config::load().await;
         let repo = Repository::new(
@@ -107,20 +111,31 @@ where
     Fut: Future<Output = Result<O, Error>>,
 {
     let handler = &handler;
-    lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<serde_json::Value>| async move {
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
+        let span = crate::telemetry::invocation_span(&event.context);
+        async move {
+            let started = Instant::now();
             let input = decode::<I>(event.payload);
             let result = match input {
                 Ok(input) => handler(state, input).await,
                 Err(e) => Err(Error::from(e)),
             };
+            let outcome = match &result {
+                Ok(_) => Outcome::Ok,
+                Err(Error::User(_)) => Outcome::Refused,
+                Err(_) => Outcome::Fault,
+            };
+            crate::metrics::step_invoked(crate::telemetry::stage(), outcome, started.elapsed());
             tracing::info!(
                 ok = result.is_ok(),
+                outcome = outcome.as_str(),
                 aws_calls = %crate::telemetry::aws_calls(),
                 "invocation"
             );
+            crate::telemetry::finish(&event.context);
             result.map_err(FunctionError::from)
-        },
-    ))
+        }
+        .instrument(span)
+    }))
     .await
 }
