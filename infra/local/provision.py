@@ -38,6 +38,8 @@ CREATE = {
     "AWS::Events::Rule": events.rule,
     "AWS::IAM::Role": compute.role,
     "AWS::Lambda::Function": compute.function,
+    "AWS::Lambda::Version": compute.version,
+    "AWS::Lambda::Alias": compute.alias,
     "AWS::StepFunctions::StateMachine": compute.state_machine,
 }
 
@@ -53,6 +55,8 @@ SKIP = {
     "AWS::SNS::Subscription": "no e-mail or HTTPS delivery locally",
     "AWS::Logs::LogGroup": "function logs go to $CLAVIS_LOCAL_DIR/logs",
     "AWS::Lambda::EventSourceMapping": "local pollers deliver stream/queue batches instead",
+    "AWS::CodeDeploy::Application": "no traffic shifting locally: every alias points at the one version",
+    "AWS::CodeDeploy::DeploymentGroup": "no traffic shifting locally: every alias points at the one version",
 }
 
 

@@ -1,5 +1,5 @@
-"""IAM roles, Lambda functions (registered in moto; code runs under cargo lambda watch) and
-Step Functions state machines (ASL read from the repository, substitutions applied)."""
+"""IAM roles, Lambda functions (registered in moto; code runs under cargo lambda watch), their
+versions and aliases, and Step Functions state machines (ASL read from the repository, substitutions applied)."""
 
 import io
 import json
@@ -71,6 +71,29 @@ def function(cloud: Cloud, logical_id: str, props: dict[str, Any]) -> tuple[str,
         found = lam.update_function_configuration(FunctionName=name, **config)
         cloud.log(f"{logical_id}: function {name} exists, configuration updated")
     return name, {"Arn": found["FunctionArn"]}
+
+
+def version(cloud: Cloud, logical_id: str, props: dict[str, Any]) -> tuple[str, dict]:
+    """A published version (cargo lambda serves the code; the version only has to exist, so a
+    caller naming it, or an alias on it, finds it)."""
+    lam = cloud.client("lambda")
+    found = lam.publish_version(FunctionName=props["FunctionName"])
+    cloud.log(f"{logical_id}: published version {found['Version']} of {props['FunctionName']}")
+    return found["FunctionArn"], {"Version": found["Version"]}
+
+
+def alias(cloud: Cloud, logical_id: str, props: dict[str, Any]) -> tuple[str, dict]:
+    """An alias on a version: what the state machines and the stream call (no traffic shifting
+    locally; CodeDeploy is skipped)."""
+    lam = cloud.client("lambda")
+    config = {"FunctionName": props["FunctionName"], "Name": props["Name"], "FunctionVersion": str(props["FunctionVersion"])}
+    try:
+        found = lam.create_alias(**config)
+        cloud.log(f"{logical_id}: alias {props['Name']} of {props['FunctionName']} -> {config['FunctionVersion']}")
+    except lam.exceptions.ResourceConflictException:
+        found = lam.update_alias(**config)
+        cloud.log(f"{logical_id}: alias {props['Name']} of {props['FunctionName']} moved to {config['FunctionVersion']}")
+    return found["AliasArn"], {}
 
 
 def state_machine(cloud: Cloud, logical_id: str, props: dict[str, Any]) -> tuple[str, dict]:

@@ -44,3 +44,15 @@ counted_client!(
     secretsmanager,
     aws_sdk_secretsmanager
 );
+#[cfg(feature = "deploy")]
+counted_client!(
+    /// Lambda (the pre-traffic hook invokes the version being deployed).
+    lambda,
+    aws_sdk_lambda
+);
+#[cfg(feature = "deploy")]
+counted_client!(
+    /// CodeDeploy (the pre-traffic hook reports its verdict).
+    codedeploy,
+    aws_sdk_codedeploy
+);

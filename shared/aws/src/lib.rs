@@ -9,6 +9,8 @@ pub mod backoff;
 pub mod calls;
 pub mod clients;
 pub mod config;
+#[cfg(feature = "deploy")]
+pub mod deploy;
 pub mod dynamo;
 pub mod events;
 pub mod fault;

@@ -53,6 +53,13 @@ pub const API_REQUESTS: MetricSpec = MetricSpec {
     dimensions: &["Route", "Outcome"],
     help: "api requests by route and outcome: ok (2xx), refused (4xx), fault (5xx)",
 };
+/// HTTP requests the api answered, by `Outcome` only (what the deploy's rollback alarm reads).
+pub const API_ANSWERS: MetricSpec = MetricSpec {
+    name: "ApiAnswers",
+    unit: Unit::Count,
+    dimensions: &["Outcome"],
+    help: "api requests by outcome, all routes together",
+};
 /// The api's time to answer, by `Route` (the token SLO reads `Route=Token`).
 pub const API_LATENCY: MetricSpec = MetricSpec {
     name: "ApiLatency",
@@ -149,6 +156,7 @@ pub const CATALOGUE: &[MetricSpec] = &[
     STEP_INVOCATIONS,
     STEP_DURATION,
     API_REQUESTS,
+    API_ANSWERS,
     API_LATENCY,
     ISSUANCE_SETTLED,
     ISSUANCE_LATENCY,
@@ -299,6 +307,7 @@ pub fn step_invoked(stage: &'static str, outcome: Outcome, elapsed: Duration) {
 pub fn api_answered(route: &'static str, status: u16, elapsed: Duration) {
     let outcome = Outcome::of_status(status).as_str();
     metrics::counter!(API_REQUESTS.name, "Route" => route, "Outcome" => outcome).increment(1);
+    metrics::counter!(API_ANSWERS.name, "Outcome" => outcome).increment(1);
     metrics::histogram!(API_LATENCY.name, "Route" => route).record(millis(elapsed));
 }
 
