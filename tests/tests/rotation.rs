@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use clavis_tests::{
     assert_refused, basic, closed_execution, execution_arn, execution_history_text, get_json, http,
-    issue_credential, new_operator, operator_auth, register_client, revoke_request,
-    rows_mentioning, snapshot, stack, token_request, url,
+    inject_fault, issue_credential, new_operator, operator_auth, register_client, replay,
+    revoke_request, rows_mentioning, snapshot, stack, token_request, url,
 };
 use serde_json::{Value, json};
 
@@ -492,4 +492,46 @@ async fn an_issuer_cannot_take_over_another_operator_by_rotating_its_credential(
     assert!(answer.get("client_secret").is_none(), "{answer}");
     let pred = get_json(&format!("/v1/credentials/{victim}")).await;
     assert_eq!(pred["rotated_to"], Value::Null);
+}
+
+#[tokio::test]
+async fn a_retirement_whose_failure_went_unrecorded_is_run_again_by_replay() {
+    let (_, predecessor, _) = client_with_credential().await;
+    let (status, rotated) = rotate(
+        &predecessor,
+        &operator_auth(),
+        Some(&key()),
+        &json!({"overlap_seconds": 4}),
+    )
+    .await;
+    assert_eq!(status, 201, "{rotated}");
+    let request_id = rotated["request_id"].as_str().unwrap().to_owned();
+    let successor = rotated["credential_id"].as_str().unwrap().to_owned();
+    // The retirement cannot revoke the predecessor, and RecordFailure cannot park the
+    // retirement (its letter names the successor); the execution's own Catch parks only its
+    // input, as an unrecorded letter about a request that reads `completed`.
+    let retire = inject_fault("dynamodb", "TransactWriteItems", &predecessor).await;
+    let park = inject_fault("sqs", "SendMessage", &successor).await;
+    let ended = closed_execution(&rotate_machine(), &request_id, Duration::from_secs(240)).await;
+    assert_eq!(ended, "FAILED");
+    assert!(retire.hits().await > 0 && park.hits().await > 0);
+    drop(retire);
+    drop(park);
+    let meta = get_json(&format!("/v1/credentials/{predecessor}")).await;
+    assert_eq!(meta["status"], "active", "nothing retired it yet");
+
+    let run = replay(json!({"queues": ["workflow"]})).await;
+    assert!(run["workflow"]["replayed"].as_u64().unwrap() >= 1, "{run}");
+    credential_reaches(&predecessor, "revoked", Duration::from_secs(60)).await;
+    let entries: Vec<Value> = clavis_tests::registry()
+        .await
+        .into_iter()
+        .filter(|e| e["credential_id"] == predecessor.as_str())
+        .collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(entries[0]["reason"], "superseded");
+    assert_eq!(
+        get_json(&format!("/v1/credentials/{successor}")).await["status"],
+        "active"
+    );
 }

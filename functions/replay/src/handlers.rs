@@ -4,6 +4,7 @@ use clavis_aws::dynamo::request_replay::Reset;
 use clavis_aws::events::{EventPublisher, OutboundEvent, PublishError};
 use clavis_aws::sqs::Received;
 use clavis_core::events::ParkedEvent;
+use clavis_core::issuance::credential_id_for;
 use clavis_core::request::RequestStatus;
 use clavis_core::workflow::{
     ClientRef, Issued, Launch, RequestRef, WorkflowDeadLetter, WorkflowKind,
@@ -98,16 +99,62 @@ pub(crate) async fn restart(replayer: &Replayer, body: &str, now: OffsetDateTime
             if let Ok(issued) = serde_json::from_value::<Issued>(letter.execution_input.clone())
                 && issued.rotation.is_some()
             {
-                let name = format!("{}-retire-{}", issued.request_id, now.unix_timestamp());
-                return match serde_json::to_value(&issued) {
-                    Ok(value) => start(replayer, WorkflowKind::Rotate, &name, &value).await,
-                    Err(_) => Outcome::Unreadable,
-                };
+                return retire(replayer, &issued, now).await;
+            }
+            if letter.unrecorded {
+                match unrecorded_retirement(replayer, &letter.execution_input).await {
+                    Ok(Some(issued)) => return retire(replayer, &issued, now).await,
+                    Ok(None) => {}
+                    Err(outcome) => return outcome,
+                }
             }
             restart_request(replayer, WorkflowKind::Rotate, letter, now).await
         }
         WorkflowKind::Issue => restart_request(replayer, WorkflowKind::Issue, letter, now).await,
     }
+}
+
+/// Runs only the retirement of a rotation whose successor is live (the rotate workflow's
+/// `Route` goes straight to it); retiring twice is harmless, the second finds it done.
+async fn retire(replayer: &Replayer, issued: &Issued, now: OffsetDateTime) -> Outcome {
+    let name = format!("{}-retire-{}", issued.request_id, now.unix_timestamp());
+    match serde_json::to_value(issued) {
+        Ok(value) => start(replayer, WorkflowKind::Rotate, &name, &value).await,
+        Err(_) => Outcome::Unreadable,
+    }
+}
+
+/// An unrecorded rotation letter whose request completed: the step that failed came after
+/// activation (the retirement, or the drain check before it), and the failure that would
+/// have parked the retirement was never recorded. Answers the retirement to run again, or
+/// `None` when the letter is about an earlier step.
+async fn unrecorded_retirement(
+    replayer: &Replayer,
+    execution_input: &serde_json::Value,
+) -> Result<Option<Issued>, Outcome> {
+    let Ok(input) = serde_json::from_value::<RequestRef>(execution_input.clone()) else {
+        return Ok(None);
+    };
+    let request = match replayer.repo.get_request(&input.request_id, true).await {
+        Ok(Some(request)) => request.value,
+        Ok(None) => return Ok(None),
+        Err(e) => {
+            tracing::warn!(request_id = %input.request_id, error = %e, "request not read");
+            return Err(Outcome::StillFailing);
+        }
+    };
+    if request.status != RequestStatus::Completed || request.params.rotation.is_none() {
+        return Ok(None);
+    }
+    tracing::info!(request_id = %input.request_id, "unrecorded failure after activation: the retirement runs again");
+    Ok(Some(Issued {
+        request_id: request.request_id,
+        client_id: request.client_id,
+        credential_id: credential_id_for(&request.request_id, request.attempt),
+        status: RequestStatus::Completed.as_str().to_owned(),
+        rotation: request.params.rotation,
+        delivery: request.delivery,
+    }))
 }
 
 /// Resets a failed request to its next attempt and starts `workflow` for it.
