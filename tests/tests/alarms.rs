@@ -123,8 +123,9 @@ fn the_api_is_watched_by_what_it_answers() {
         .filter(|(id, _)| id.starts_with("Api"))
         .map(|(_, p)| p)
         .collect();
-    // Faults are answered as 503 problems, never raised as Lambda errors: an alarm on the
-    // function's Errors could never fire.
+    // Faults are answered as 503 problems, never raised as Lambda errors: they are watched by
+    // what API Gateway saw and by the api's own answers. The function's `Errors` only count
+    // crashes and timeouts, so an alarm on them may exist, but never alone.
     assert!(
         api.iter()
             .any(|p| p["Namespace"] == "AWS/ApiGateway" && p["MetricName"] == "5xx")
@@ -133,8 +134,18 @@ fn the_api_is_watched_by_what_it_answers() {
         api.iter()
             .any(|p| p["Namespace"] == "AWS/ApiGateway" && p["MetricName"] == "Latency")
     );
-    assert!(
-        !api.iter()
-            .any(|p| p["Namespace"] == "AWS/Lambda" && p["MetricName"] == "Errors")
-    );
+    let reads_its_answers = |p: &&Value| {
+        p["Metrics"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .any(|m| m["MetricStat"]["Metric"]["MetricName"] == "ApiAnswers")
+    };
+    assert!(api.iter().any(reads_its_answers));
+    for p in &api {
+        if p["Namespace"] == "AWS/Lambda" && p["MetricName"] == "Errors" {
+            let description = p["AlarmDescription"].as_str().unwrap_or_default();
+            assert!(description.contains("crash"), "{description}");
+        }
+    }
 }

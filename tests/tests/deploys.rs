@@ -5,6 +5,10 @@
 use std::path::Path;
 
 use clavis_tests::{function_name, inject_fault, invoke, sdk, stack};
+use tokio::sync::Mutex;
+
+/// The hook's tests share the health-check state machine: one fails it on purpose.
+static HOOK: Mutex<()> = Mutex::const_new(());
 use serde_yaml_ng::Value;
 
 fn template() -> Value {
@@ -88,11 +92,20 @@ fn every_function_deploys_gradually_and_rolls_back_on_alarms_that_do_not_depend_
         "{name:?}"
     );
 
-    // Rollback alarms exist, and none reads the HTTP API (which depends on the api's alias:
-    // a cycle) or a function's alias.
-    let mut alarms: Vec<&Value> = globals["Alarms"].as_sequence().unwrap().iter().collect();
-    alarms.extend(api["Alarms"].as_sequence().unwrap());
+    // Rollback alarms (switchable for a fix shipped during an incident) exist, none reads the
+    // HTTP API (which depends on the api's alias: a cycle) or refers to a function resource,
+    // and each judges a rate over one-minute periods, not a backlog that predates the deploy.
+    let choice = tagged(&globals["Alarms"], "If")
+        .and_then(Value::as_sequence)
+        .unwrap();
+    assert_eq!(choice[0], "RollbackOnAlarms");
+    assert_eq!(choice[2], Value::Sequence(vec![]), "off means no alarms");
+    let alarms: Vec<&Value> = choice[1].as_sequence().unwrap().iter().collect();
     assert!(alarms.len() >= 4);
+    assert!(
+        api.get("Alarms").is_none(),
+        "the api adds none that could block it"
+    );
     for alarm in alarms {
         let id = tagged(alarm, "Ref").and_then(Value::as_str).unwrap();
         let resource = &t["Resources"][id];
@@ -105,7 +118,27 @@ fn every_function_deploys_gradually_and_rolls_back_on_alarms_that_do_not_depend_
         );
         assert!(
             !refs.iter().any(|r| r.ends_with("Function")),
-            "{id} reads a function"
+            "{id} refers to a function"
+        );
+        let properties = &resource["Properties"];
+        let periods: Vec<u64> = std::iter::once(&properties["Period"])
+            .chain(
+                properties["Metrics"]
+                    .as_sequence()
+                    .into_iter()
+                    .flatten()
+                    .map(|m| &m["MetricStat"]["Period"]),
+            )
+            .filter_map(Value::as_u64)
+            .collect();
+        assert!(
+            !periods.is_empty() && periods.iter().all(|p| *p == 60),
+            "{id}: {periods:?}"
+        );
+        let metric = properties["MetricName"].as_str().unwrap_or_default();
+        assert!(
+            !metric.starts_with("ApproximateNumberOfMessages"),
+            "{id} reads a queue's depth"
         );
     }
 }
@@ -132,6 +165,7 @@ async fn the_local_state_machines_invoke_aliases() {
 
 #[tokio::test]
 async fn the_pre_traffic_hook_passes_a_healthy_version_on_a_dry_run() {
+    let _serial = HOOK.lock().await;
     let answer = invoke(
         &function_name("pre-traffic-check"),
         &serde_json::json!({"dry_run": true}),
@@ -155,6 +189,7 @@ async fn the_pre_traffic_hook_passes_a_healthy_version_on_a_dry_run() {
 
 #[tokio::test]
 async fn the_pre_traffic_hook_fails_when_the_health_check_cannot_run() {
+    let _serial = HOOK.lock().await;
     let machine = stack()
         .state_machines
         .values()

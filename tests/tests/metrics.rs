@@ -6,9 +6,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
 
+use clavis_core::ids::ClientId;
 use clavis_lambda::metrics::{CATALOGUE, MetricSpec};
 use clavis_tests::{
-    credential_request, function_name, invoke, register_client, revoke_request, stack_path,
+    credential_request, function_name, get_as, inject_fault, invoke, issue_credential,
+    operator_auth, register_client, revoke_request, settled_request, stack, stack_path,
     token_request,
 };
 use serde_json::Value;
@@ -47,8 +49,15 @@ fn is_clavis_namespace(value: &Yaml) -> bool {
     sub_text(value) == Some("Clavis/${Stage}")
 }
 
+/// A metric with its dimension values, as an alarm reads it.
+type Reading = (String, BTreeMap<String, String>);
+
+fn id_of_reading((name, dims): &Reading) -> MetricId {
+    (name.clone(), dims.keys().cloned().collect())
+}
+
 /// Every Clavis metric an alarm reads (directly or inside metric math), by alarm.
-fn alarm_metrics() -> Vec<(String, MetricId)> {
+fn alarm_metrics() -> Vec<(String, Reading)> {
     let mut found = Vec::new();
     let resources = template()["Resources"].as_mapping().unwrap().clone();
     for (id, resource) in resources {
@@ -74,13 +83,16 @@ fn alarm_metrics() -> Vec<(String, MetricId)> {
             if !is_clavis_namespace(&namespace) {
                 continue;
             }
-            let keys = dimensions
+            let dims = dimensions
                 .as_sequence()
                 .into_iter()
                 .flatten()
-                .map(|d| d["Name"].as_str().unwrap().to_owned())
+                .map(|d| {
+                    let value = d["Value"].as_str().expect("a literal dimension value");
+                    (d["Name"].as_str().unwrap().to_owned(), value.to_owned())
+                })
                 .collect();
-            found.push((id.clone(), (name.as_str().unwrap().to_owned(), keys)));
+            found.push((id.clone(), (name.as_str().unwrap().to_owned(), dims)));
         }
     }
     found
@@ -136,7 +148,8 @@ fn alarms_read_catalogued_metrics_by_their_exact_dimensions() {
     ] {
         assert!(alarms.contains(slo), "{slo} reads no Clavis metric");
     }
-    for (alarm, (name, keys)) in metrics {
+    for (alarm, reading) in metrics {
+        let (name, keys) = id_of_reading(&reading);
         let spec = spec(&name).unwrap_or_else(|| panic!("{alarm}: {name} is not emitted"));
         assert_eq!(
             id_of(spec).1,
@@ -228,8 +241,17 @@ fn log_lines() -> Vec<Value> {
         .collect()
 }
 
-fn emf_documents(lines: &[Value]) -> Vec<&Value> {
-    lines.iter().filter(|l| l.get("_aws").is_some()).collect()
+/// Milliseconds since the epoch: EMF timestamps, to tell this test's documents from earlier ones.
+fn now_ms() -> u64 {
+    u64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap()
+}
+
+/// The EMF documents written at or after `since` (milliseconds since the epoch).
+fn emf_documents(lines: &[Value], since: u64) -> Vec<&Value> {
+    lines
+        .iter()
+        .filter(|l| l["_aws"]["Timestamp"].as_u64().is_some_and(|t| t >= since))
+        .collect()
 }
 
 /// The EMF documents of the invocation `aws_request_id`.
@@ -246,36 +268,69 @@ fn carries(docs: &[&Value], name: &str, dims: &[(&str, &str)]) -> bool {
         .any(|d| d.get(name).is_some() && dims.iter().all(|(k, v)| d[*k] == *v))
 }
 
-/// Polls the function log until `found` holds of it (the log is written asynchronously).
-async fn eventually(what: &str, found: impl Fn(&[Value]) -> bool) -> Vec<Value> {
-    for _ in 0..60 {
-        let lines = log_lines();
-        if found(&lines) {
-            return lines;
+/// Polls the function log until `found` answers something (the log is written asynchronously).
+async fn eventually<T>(what: &str, found: impl Fn(&[Value]) -> Option<T>) -> T {
+    for _ in 0..90 {
+        if let Some(t) = found(&log_lines()) {
+            return t;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     panic!("never logged: {what}");
 }
 
+const STAGES: [&str; 5] = [
+    "validate-request",
+    "verify-identity",
+    "assess-risk",
+    "mint-credential",
+    "activate-credential",
+];
+
+/// For each stage, its log line naming `request_id` and that invocation's EMF documents
+/// (`None` until every stage has both).
+fn invocations_of(
+    lines: &[Value],
+    request_id: &str,
+    since: u64,
+) -> Option<Vec<(Value, Vec<Value>)>> {
+    let docs = emf_documents(lines, since);
+    STAGES
+        .iter()
+        .map(|stage| {
+            let line = lines
+                .iter()
+                .find(|l| l["span"]["stage"] == *stage && l["request_id"] == request_id)?;
+            let invocation = line["span"]["aws_request_id"].as_str()?;
+            let mine: Vec<Value> = documents_of(&docs, invocation)
+                .into_iter()
+                .cloned()
+                .collect();
+            carries(&mine.iter().collect::<Vec<_>>(), "StepInvocations", &[])
+                .then(|| (line.clone(), mine))
+        })
+        .collect()
+}
+
+fn issuance_body() -> Value {
+    serde_json::json!({
+        "ttl_seconds": 3600,
+        "scopes": ["orders:read"],
+        "audiences": ["https://orders.example"],
+        "justification": "metrics test",
+    })
+}
+
 #[tokio::test]
 async fn an_issuance_is_measured_at_every_step_under_its_invocation_and_trace() {
+    let since = now_ms();
     let client_id =
         register_client("standard", &["orders:read"], &["https://orders.example"]).await;
     let key = format!("metrics-{}", clavis_core::ids::RequestId::generate().ulid());
-    let resp = credential_request(
-        &client_id,
-        Some(&key),
-        &serde_json::json!({
-            "ttl_seconds": 3600,
-            "scopes": ["orders:read"],
-            "audiences": ["https://orders.example"],
-            "justification": "metrics test",
-        }),
-    )
-    .send()
-    .await
-    .unwrap();
+    let resp = credential_request(&client_id, Some(&key), &issuance_body())
+        .send()
+        .await
+        .unwrap();
     let status = resp.status().as_u16();
     let body: Value = resp.json().await.unwrap();
     assert_eq!(status, 201, "{body}");
@@ -283,40 +338,21 @@ async fn an_issuance_is_measured_at_every_step_under_its_invocation_and_trace() 
     let credential_id = body["credential_id"].as_str().unwrap().to_owned();
     let secret = body["client_secret"].as_str().unwrap().to_owned();
 
-    let stages = [
-        "validate-request",
-        "verify-identity",
-        "assess-risk",
-        "mint-credential",
-        "activate-credential",
-    ];
-    let lines = eventually("activation's metrics", |lines| {
-        lines.iter().any(|l| {
-            l["span"]["stage"] == "activate-credential" && l["request_id"] == request_id.as_str()
-        }) && emf_documents(lines)
-            .iter()
-            .any(|d| d["Stage"] == "activate-credential")
+    let invocations = eventually("every step's metrics", |lines| {
+        invocations_of(lines, &request_id, since)
     })
     .await;
-    let docs = emf_documents(&lines);
-    for doc in &docs {
-        validated(doc);
-    }
-    for stage in stages {
-        // A line naming the request, inside the invocation's span...
-        let line = lines
-            .iter()
-            .find(|l| l["span"]["stage"] == stage && l["request_id"] == request_id.as_str())
-            .unwrap_or_else(|| panic!("{stage} logged nothing about {request_id}"));
-        let span = &line["span"];
-        let invocation = span["aws_request_id"].as_str().expect("aws_request_id");
-        let trace = span["xray_trace_id"].as_str().expect("xray_trace_id");
+    for (stage, (line, mine)) in STAGES.iter().zip(&invocations) {
+        // A line naming the request carries the invocation's ids...
+        let trace = line["span"]["xray_trace_id"]
+            .as_str()
+            .expect("xray_trace_id");
         assert!(
             trace.starts_with("1-") && trace.len() == 35,
             "{stage}: trace {trace}"
         );
-        // ...and that invocation's metrics, under the same ids.
-        let mine = documents_of(&docs, invocation);
+        // ...and that invocation's metrics carry the same ones.
+        let mine: Vec<&Value> = mine.iter().collect();
         assert!(
             carries(
                 &mine,
@@ -333,7 +369,10 @@ async fn an_issuance_is_measured_at_every_step_under_its_invocation_and_trace() 
             mine.iter().all(|d| d["xray_trace_id"] == trace),
             "{stage}: {mine:?}"
         );
-        if stage == "activate-credential" {
+        for doc in &mine {
+            validated(doc);
+        }
+        if *stage == "activate-credential" {
             assert!(carries(
                 &mine,
                 "IssuanceSettled",
@@ -347,7 +386,7 @@ async fn an_issuance_is_measured_at_every_step_under_its_invocation_and_trace() 
         }
     }
 
-    // The token endpoint and the revocation that follows are measured too.
+    // The token endpoint, a refusal, and a revocation are measured too.
     let (status, _) = token_request(
         &client_id,
         &secret,
@@ -358,45 +397,109 @@ async fn an_issuance_is_measured_at_every_step_under_its_invocation_and_trace() 
     )
     .await;
     assert_eq!(status, 200);
+    let unknown = format!("/v1/clients/{}", clavis_core::ids::ClientId::generate());
+    assert_eq!(get_as(&unknown, &operator_auth()).await.0, 404);
     let revoked = revoke_request(&credential_id, "key_compromise")
         .send()
         .await
         .unwrap();
     assert!(revoked.status().is_success(), "{}", revoked.status());
-    let lines = eventually("the revocation's propagation", |lines| {
-        let docs = emf_documents(lines);
-        carries(&docs, "RevocationPropagation", &[])
+    eventually("the revocation's propagation", |lines| {
+        let docs = emf_documents(lines, since);
+        (carries(&docs, "RevocationPropagation", &[])
             && carries(&docs, "ApiLatency", &[("Route", "Token")])
             && carries(
                 &docs,
                 "ApiRequests",
                 &[("Route", "Token"), ("Outcome", "ok")],
             )
+            && carries(&docs, "ApiAnswers", &[("Outcome", "refused")])
+            && carries(&docs, "EventsPublished", &[("Publisher", "stream")]))
+        .then_some(())
     })
     .await;
-    let docs = emf_documents(&lines);
-    assert!(carries(
-        &docs,
-        "EventsPublished",
-        &[("Publisher", "stream")]
-    ));
+}
 
-    // Every metric an alarm reads (name and exact dimension set) has now been written.
-    let written: BTreeSet<MetricId> = docs
-        .iter()
-        .flat_map(|d| validated(d))
-        .map(|(id, _)| id)
-        .collect();
-    for (alarm, metric) in alarm_metrics() {
-        assert!(
-            written.contains(&metric),
-            "{alarm} reads {metric:?}, never written"
-        );
-    }
+#[tokio::test]
+async fn every_metric_an_alarm_reads_is_written_with_the_values_it_reads() {
+    let since = now_ms();
+    let client_id =
+        register_client("standard", &["orders:read"], &["https://orders.example"]).await;
+    let (credential_id, secret) =
+        issue_credential(&client_id, &["orders:read"], &["https://orders.example"]).await;
+    let (status, _) = token_request(
+        &client_id,
+        &secret,
+        &[
+            ("grant_type", "client_credentials"),
+            ("audience", "https://orders.example"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let missing = format!("/v1/clients/{}", clavis_core::ids::ClientId::generate());
+    assert_eq!(get_as(&missing, &operator_auth()).await.0, 404);
+    revoke_request(&credential_id, "key_compromise")
+        .send()
+        .await
+        .unwrap();
+
+    // A fault the api answers as 503.
+    let broken = clavis_core::ids::ClientId::generate().to_string();
+    let read_fault = inject_fault("dynamodb", "GetItem", &broken).await;
+    assert_eq!(
+        get_as(&format!("/v1/clients/{broken}"), &operator_auth())
+            .await
+            .0,
+        503
+    );
+    drop(read_fault);
+
+    // An issuance that fails on a fault: the secret cannot be sealed.
+    let key = format!(
+        "metrics-fault-{}",
+        clavis_core::ids::RequestId::generate().ulid()
+    );
+    let client: ClientId = client_id.parse().unwrap();
+    let operator: ClientId = stack().operator_client_id.parse().unwrap();
+    let request_id = clavis_core::issuance::request_id_for(&client, &operator, &key).to_string();
+    let seal_fault = inject_fault("kms", "Encrypt", &request_id).await;
+    credential_request(&client_id, Some(&key), &issuance_body())
+        .send()
+        .await
+        .unwrap();
+    let failed = settled_request(&request_id).await;
+    drop(seal_fault);
+    assert_eq!(failed["status"], "failed", "{failed}");
+
+    // An event the bus refuses is parked.
+    let (parked_credential, _) =
+        issue_credential(&client_id, &["orders:read"], &["https://orders.example"]).await;
+    let bus_fault = inject_fault("events", "PutEvents", &parked_credential).await;
+    revoke_request(&parked_credential, "key_compromise")
+        .send()
+        .await
+        .unwrap();
+
+    let wanted: BTreeSet<Reading> = alarm_metrics().into_iter().map(|(_, r)| r).collect();
+    let written = |lines: &[Value]| -> BTreeSet<Reading> {
+        emf_documents(lines, since)
+            .iter()
+            .flat_map(|d| validated(d))
+            .map(|((name, _), values)| (name, values))
+            .collect()
+    };
+    eventually(
+        "every metric an alarm reads, with the values it reads",
+        |lines| wanted.is_subset(&written(lines)).then_some(()),
+    )
+    .await;
+    drop(bus_fault);
 }
 
 #[tokio::test]
 async fn scheduled_functions_write_their_metrics() {
+    let since = now_ms();
     let cases = [
         ("reap-requests", serde_json::json!({})),
         ("reconcile-outbox", serde_json::json!({})),
@@ -407,14 +510,15 @@ async fn scheduled_functions_write_their_metrics() {
         assert_eq!(answer.function_error, None, "{binary}: {:?}", answer.body);
     }
     let lines = eventually("the scheduled functions' metrics", |lines| {
-        let docs = emf_documents(lines);
-        cases
+        let docs = emf_documents(lines, since);
+        (cases
             .iter()
             .all(|(stage, _)| carries(&docs, "StepInvocations", &[("Stage", stage)]))
-            && carries(&docs, "PendingApprovalAge", &[])
+            && carries(&docs, "PendingApprovalAge", &[]))
+        .then(|| lines.to_vec())
     })
     .await;
-    for doc in emf_documents(&lines) {
+    for doc in emf_documents(&lines, since) {
         validated(doc);
     }
 }

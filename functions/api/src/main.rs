@@ -74,7 +74,7 @@ async fn main() -> Result<(), RuntimeError> {
         let span = telemetry::invocation_span(&context);
         async move {
             let response = app.handle(req).await;
-            telemetry::finish(&context);
+            telemetry::finish();
             Ok::<_, std::convert::Infallible>(response)
         }
         .instrument(span)

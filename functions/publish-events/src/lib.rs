@@ -131,15 +131,6 @@ pub async fn publish_batch(
 
     let mut response = DynamoDbEventResponse::default();
     let parked = pending.len();
-    let refused: BTreeSet<&str> = pending.iter().map(|p| p.outbox.event_id.as_str()).collect();
-    clavis_lambda::metrics::events_handled(
-        PUBLISHER,
-        records
-            .iter()
-            .filter(|r| !refused.contains(r.event_id.as_str())),
-        parked,
-        time::OffsetDateTime::now_utc(),
-    );
     let mut redeliver = BTreeSet::new();
     for p in &pending {
         let letter = ParkedEvent {
@@ -155,6 +146,16 @@ pub async fn publish_batch(
             response.batch_item_failures.push(failure);
         }
     }
+    let refused: BTreeSet<&str> = pending.iter().map(|p| p.outbox.event_id.as_str()).collect();
+    // Parked means in the DLQ: what could not even be parked is redelivered, not counted.
+    clavis_lambda::metrics::events_handled(
+        PUBLISHER,
+        records
+            .iter()
+            .filter(|r| !refused.contains(r.event_id.as_str())),
+        parked - redeliver.len(),
+        time::OffsetDateTime::now_utc(),
+    );
     let handed_off: Vec<String> = event_ids
         .into_iter()
         .filter(|id| !redeliver.contains(id))

@@ -34,7 +34,7 @@ async fn main() -> Result<(), RuntimeError> {
                 Outcome::Fault
             };
             metrics::step_invoked(telemetry::stage(), outcome, started.elapsed());
-            telemetry::finish(&event.context);
+            telemetry::finish();
             Ok::<_, RuntimeError>(response)
         }
         .instrument(span)

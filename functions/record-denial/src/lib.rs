@@ -105,15 +105,19 @@ pub async fn record_denial(
     if let Some(a) = &approval {
         facts.push(("approval_id", a.value.approval_id.to_string()));
     }
-    repo.deny_request(&request, approval.as_ref(), &problem, facts, ACTOR, now)
+    let recorded = repo
+        .deny_request(&request, approval.as_ref(), &problem, facts, ACTOR, now)
         .await?;
-    clavis_lambda::metrics::issuance_settled(
-        Settled::Denied,
-        Some(reason.as_str()),
-        reason != DenialReason::Policy,
-        Some(request.requested_at),
-        OffsetDateTime::now_utc(),
-    );
+    // Counted once: a retry after a denial whose answer was lost finds it recorded.
+    if recorded.is_some() {
+        clavis_lambda::metrics::issuance_settled(
+            Settled::Denied,
+            Some(reason.as_str()),
+            reason != DenialReason::Policy,
+            Some(request.requested_at),
+            OffsetDateTime::now_utc(),
+        );
+    }
     tracing::info!(request_id = %input.request_id, ?reason, "request denied");
     Ok(Denied {
         request_id: input.request_id,

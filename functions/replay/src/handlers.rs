@@ -5,11 +5,13 @@ use clavis_aws::events::{EventPublisher, OutboundEvent, PublishError};
 use clavis_aws::sqs::Received;
 use clavis_core::events::ParkedEvent;
 use clavis_core::issuance::credential_id_for;
+use clavis_core::lifecycle::CredentialState;
 use clavis_core::request::RequestStatus;
+use clavis_core::rotation::RetireMode;
 use clavis_core::workflow::{
     ClientRef, Issued, Launch, RequestRef, WorkflowDeadLetter, WorkflowKind,
 };
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
 
 use crate::{ACTOR, Outcome, Replayer};
 
@@ -102,7 +104,7 @@ pub(crate) async fn restart(replayer: &Replayer, body: &str, now: OffsetDateTime
                 return retire(replayer, &issued, now).await;
             }
             if letter.unrecorded {
-                match unrecorded_retirement(replayer, &letter.execution_input).await {
+                match unrecorded_retirement(replayer, &letter.execution_input, now).await {
                     Ok(Some(issued)) => return retire(replayer, &issued, now).await,
                     Ok(None) => {}
                     Err(outcome) => return outcome,
@@ -125,12 +127,14 @@ async fn retire(replayer: &Replayer, issued: &Issued, now: OffsetDateTime) -> Ou
 }
 
 /// An unrecorded rotation letter whose request completed: the step that failed came after
-/// activation (the retirement, or the drain check before it), and the failure that would
-/// have parked the retirement was never recorded. Answers the retirement to run again, or
-/// `None` when the letter is about an earlier step.
+/// activation (the retirement, the drain check, or an activation whose answer was lost), and
+/// the failure that would have parked the retirement was never recorded. Answers the
+/// retirement to run again, `None` when the letter is about an earlier step, or `Waiting`
+/// while the successor's overlap still runs (the retirement goes straight to revoking).
 async fn unrecorded_retirement(
     replayer: &Replayer,
     execution_input: &serde_json::Value,
+    now: OffsetDateTime,
 ) -> Result<Option<Issued>, Outcome> {
     let Ok(input) = serde_json::from_value::<RequestRef>(execution_input.clone()) else {
         return Ok(None);
@@ -143,14 +147,39 @@ async fn unrecorded_retirement(
             return Err(Outcome::StillFailing);
         }
     };
-    if request.status != RequestStatus::Completed || request.params.rotation.is_none() {
+    let Some(rotation) = request.params.rotation else {
         return Ok(None);
+    };
+    if request.status != RequestStatus::Completed {
+        return Ok(None);
+    }
+    let successor = credential_id_for(&request.request_id, request.attempt);
+    if rotation.retire == RetireMode::AtOverlapEnd {
+        match replayer.repo.get_credential(&successor, true).await {
+            Ok(Some(c)) if c.value.status == CredentialState::Active => {
+                let overlap =
+                    Duration::seconds(i64::try_from(rotation.overlap_seconds).unwrap_or(i64::MAX));
+                if c.value
+                    .issued_at
+                    .is_none_or(|at| at.saturating_add(overlap) > now)
+                {
+                    tracing::info!(request_id = %input.request_id, "unrecorded failure during the overlap: the retirement waits for its end");
+                    return Err(Outcome::Waiting);
+                }
+            }
+            // Not active: the retirement finds the rotation ended and does nothing.
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(request_id = %input.request_id, error = %e, "successor not read");
+                return Err(Outcome::StillFailing);
+            }
+        }
     }
     tracing::info!(request_id = %input.request_id, "unrecorded failure after activation: the retirement runs again");
     Ok(Some(Issued {
         request_id: request.request_id,
         client_id: request.client_id,
-        credential_id: credential_id_for(&request.request_id, request.attempt),
+        credential_id: successor,
         status: RequestStatus::Completed.as_str().to_owned(),
         rotation: request.params.rotation,
         delivery: request.delivery,

@@ -244,7 +244,6 @@ pub fn credential_id_for(request_id: &RequestId, attempt: u32) -> CredentialId {
 
 /// What identity verification passes on to minting: only what issuance needs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct IssuanceGrant {
     /// The request.
     pub request_id: RequestId,

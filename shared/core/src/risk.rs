@@ -142,7 +142,6 @@ impl RiskDecision {
 
 /// The assessment of one issuance: decision, score, why, and what an approval needs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RiskAssessment {
     /// The decision.
     pub decision: RiskDecision,

@@ -72,7 +72,6 @@ pub struct RotateRequest {
 
 /// What makes an issuance a rotation: the credential it replaces and the overlap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Rotation {
     /// The credential being replaced.
     pub predecessor: CredentialId,

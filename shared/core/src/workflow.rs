@@ -1,4 +1,9 @@
 //! What the issuance workflow's tasks pass each other: ids and decisions, never a secret.
+//!
+//! Readers ignore fields they do not know (no `deny_unknown_fields` here, unlike request
+//! bodies): during a gradual deploy or its rollback, a step of one version reads what a step of
+//! the other wrote, so a field can be added in one release. Removing or renaming a field takes
+//! two (stop reading it, then stop writing it).
 
 use serde::{Deserialize, Serialize};
 
@@ -14,7 +19,6 @@ pub const APPROVAL_DENIED: &str = "Clavis.Approval.denied";
 
 /// The execution input, and the output of `ValidateRequest`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RequestRef {
     /// The request (also the execution name).
     pub request_id: RequestId,
@@ -25,7 +29,6 @@ pub struct RequestRef {
 /// The output of `AssessRisk`: the grant, and what policy made of its risk. The ids are at the
 /// top as in every task input, so `RecordFailure` finds them whatever failed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Assessed {
     /// The request.
     pub request_id: RequestId,
@@ -39,7 +42,6 @@ pub struct Assessed {
 
 /// The input of `RequestApproval`: the held request and the token that resumes its execution.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ApprovalTask {
     /// The held request, as assessed.
     pub assessed: Assessed,
@@ -75,7 +77,6 @@ pub struct Denial {
 
 /// The output of `MintCredential`, the input of `ActivateCredential`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Minted {
     /// The request.
     pub request_id: RequestId,
@@ -288,7 +289,6 @@ impl WorkflowKind {
 /// A workflow start that could not be made (Step Functions unavailable or throttled), queued
 /// on the intake queue; replay starts it later under the same name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Launch {
     /// Which state machine.
     pub workflow: WorkflowKind,

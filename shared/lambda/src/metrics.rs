@@ -264,9 +264,9 @@ fn describe() {
     }
 }
 
-/// Writes what this invocation recorded as EMF documents to stdout, each carrying the Lambda
-/// request id and X-Ray trace id as properties, then starts afresh. A no-op before [`init`].
-pub fn flush(aws_request_id: &str, trace_id: Option<&str>) {
+/// Starts an invocation: the documents written until the next `begin` carry its Lambda request
+/// id and X-Ray trace id as properties. A no-op before [`init`].
+pub fn begin(aws_request_id: &str, trace_id: Option<&str>) {
     let Some(Some(emitter)) = EMITTER.get() else {
         return;
     };
@@ -276,8 +276,17 @@ pub fn flush(aws_request_id: &str, trace_id: Option<&str>) {
         Some(t) => collector.set_property("xray_trace_id", t),
         None => collector.remove_property("xray_trace_id"),
     };
+}
+
+/// Writes what was recorded since the last flush as EMF documents to stdout, then starts
+/// afresh: at the end of every invocation, and within one that records more values of a
+/// distribution than a document holds. A no-op before [`init`].
+pub fn flush() {
+    let Some(Some(emitter)) = EMITTER.get() else {
+        return;
+    };
     let mut documents = Vec::with_capacity(2048);
-    if let Err(e) = collector.flush(&mut documents) {
+    if let Err(e) = emitter.collector.flush(&mut documents) {
         tracing::warn!(error = %e, "metrics not written");
         return;
     }
@@ -291,6 +300,10 @@ pub fn flush(aws_request_id: &str, trace_id: Option<&str>) {
         tracing::warn!("metrics not written: stdout refused them");
     }
 }
+
+/// Values of one distribution a flush may carry: EMF allows 100 per metric and document, and
+/// the recorder drops what does not fit.
+pub const VALUES_PER_DOCUMENT: usize = 100;
 
 fn millis(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
@@ -348,6 +361,7 @@ pub fn events_handled<'a>(
     now: OffsetDateTime,
 ) {
     let mut count = 0u64;
+    let mut lags = 0usize;
     for record in published {
         count += 1;
         if !record.is_revocation() {
@@ -356,6 +370,11 @@ pub fn events_handled<'a>(
         if let Some(committed) = record.occurred_at() {
             let lag = (now - committed).max(time::Duration::ZERO);
             revocation_propagated(lag.unsigned_abs());
+            lags += 1;
+            // A recovery publishes many revocations at once: none of their lags is dropped.
+            if lags.is_multiple_of(VALUES_PER_DOCUMENT) {
+                flush();
+            }
         }
     }
     metrics::counter!(EVENTS_PUBLISHED.name, "Publisher" => publisher).increment(count);

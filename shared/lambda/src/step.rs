@@ -132,7 +132,7 @@ where
                 aws_calls = %crate::telemetry::aws_calls(),
                 "invocation"
             );
-            crate::telemetry::finish(&event.context);
+            crate::telemetry::finish();
             result.map_err(FunctionError::from)
         }
         .instrument(span)

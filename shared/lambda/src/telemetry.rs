@@ -31,10 +31,12 @@ pub fn stage() -> &'static str {
     STAGE.get().copied().unwrap_or("unknown")
 }
 
-/// The span of one invocation: every line logged inside it carries, under `span`, the stage,
-/// the Lambda request id and the X-Ray trace id, next to the Clavis ids the line names.
+/// Starts an invocation and answers its span: every line logged inside it carries, under
+/// `span`, the stage, the Lambda request id and the X-Ray trace id, next to the Clavis ids the
+/// line names; every metrics document written until it ends carries the same ids.
 pub fn invocation_span(context: &lambda_runtime::Context) -> tracing::Span {
     let trace = xray_trace_id(context.xray_trace_id.as_deref());
+    crate::metrics::begin(&context.request_id, trace);
     tracing::info_span!(
         "invocation",
         stage = stage(),
@@ -59,11 +61,8 @@ pub fn xray_trace_id(header: Option<&str>) -> Option<&str> {
 }
 
 /// Ends an invocation: writes the metrics it recorded, tagged with its ids.
-pub fn finish(context: &lambda_runtime::Context) {
-    crate::metrics::flush(
-        &context.request_id,
-        xray_trace_id(context.xray_trace_id.as_deref()),
-    );
+pub fn finish() {
+    crate::metrics::flush();
 }
 
 /// The AWS calls this invocation made (`dynamodb.GetItem=3 kms.Encrypt=1`), resetting the
