@@ -321,6 +321,22 @@ fn issuance_body() -> Value {
     })
 }
 
+/// A token for `client_id` (200) and a read of an unknown client (a 404 refusal).
+async fn token_and_refusal(client_id: &str, secret: &str) {
+    let (status, _) = token_request(
+        client_id,
+        secret,
+        &[
+            ("grant_type", "client_credentials"),
+            ("audience", "https://orders.example"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let unknown = format!("/v1/clients/{}", clavis_core::ids::ClientId::generate());
+    assert_eq!(get_as(&unknown, &operator_auth()).await.0, 404);
+}
+
 #[tokio::test]
 async fn an_issuance_is_measured_at_every_step_under_its_invocation_and_trace() {
     let since = now_ms();
@@ -387,18 +403,7 @@ async fn an_issuance_is_measured_at_every_step_under_its_invocation_and_trace() 
     }
 
     // The token endpoint, a refusal, and a revocation are measured too.
-    let (status, _) = token_request(
-        &client_id,
-        &secret,
-        &[
-            ("grant_type", "client_credentials"),
-            ("audience", "https://orders.example"),
-        ],
-    )
-    .await;
-    assert_eq!(status, 200);
-    let unknown = format!("/v1/clients/{}", clavis_core::ids::ClientId::generate());
-    assert_eq!(get_as(&unknown, &operator_auth()).await.0, 404);
+    token_and_refusal(&client_id, &secret).await;
     let revoked = revoke_request(&credential_id, "key_compromise")
         .send()
         .await
@@ -427,18 +432,7 @@ async fn every_metric_an_alarm_reads_is_written_with_the_values_it_reads() {
         register_client("standard", &["orders:read"], &["https://orders.example"]).await;
     let (credential_id, secret) =
         issue_credential(&client_id, &["orders:read"], &["https://orders.example"]).await;
-    let (status, _) = token_request(
-        &client_id,
-        &secret,
-        &[
-            ("grant_type", "client_credentials"),
-            ("audience", "https://orders.example"),
-        ],
-    )
-    .await;
-    assert_eq!(status, 200);
-    let missing = format!("/v1/clients/{}", clavis_core::ids::ClientId::generate());
-    assert_eq!(get_as(&missing, &operator_auth()).await.0, 404);
+    token_and_refusal(&client_id, &secret).await;
     revoke_request(&credential_id, "key_compromise")
         .send()
         .await
