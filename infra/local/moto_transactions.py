@@ -10,12 +10,24 @@ Here only the items the transaction names are remembered (a deep copy of each, o
 together with the length of each table's stream shard; moto's whole-table copy becomes a
 no-op; and a failed transaction is undone item by item, its stream records dropped. That is
 exact because moto_server.py serialises DynamoDB requests: nothing else runs in between.
+
+It also honours `ClientRequestToken` as DynamoDB does (moto ignores it): a transaction that
+succeeded is remembered under its token for 10 minutes, and the same token with the same
+items again answers success without applying anything; with other items it is an
+`IdempotentParameterMismatchException`. Clavis relies on this when the SDK retries a commit
+whose answer was lost (an attempt that timed out on a loaded machine): without it the retry's
+conditions fail on the first attempt's own writes, and a new request reads as a repeat.
+
 Installed by moto_server.py.
 """
 
 import copy
+import json
+import time
 
+from moto.core.responses import ActionResult
 from moto.dynamodb import models as dynamodb_models
+from moto.dynamodb.exceptions import DynamodbException
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import Table
@@ -81,5 +93,43 @@ def _undoable(transact_write_items):
     return transact
 
 
+# How long DynamoDB remembers a ClientRequestToken.
+TOKEN_TTL_SECONDS = 600
+# token -> (the items it committed, when); only successful transactions are remembered.
+_COMMITTED: dict[str, tuple[str, float]] = {}
+
+
+class IdempotentParameterMismatch(DynamodbException):
+    def __init__(self):
+        super().__init__(
+            "com.amazonaws.dynamodb.v20120810#IdempotentParameterMismatchException",
+            message="The request uses the same client token as a previous, but non-identical request.",
+        )
+
+
+def _idempotent(handler_transact):
+    def transact(self):
+        token = self.body.get("ClientRequestToken")
+        if not token:
+            return handler_transact(self)
+        now = time.monotonic()
+        for stale in [t for t, (_, at) in _COMMITTED.items() if now - at > TOKEN_TTL_SECONDS]:
+            del _COMMITTED[stale]
+        items = json.dumps(self.body.get("TransactItems"), sort_keys=True)
+        seen = _COMMITTED.get(token)
+        if seen is not None:
+            if seen[0] != items:
+                raise IdempotentParameterMismatch()
+            return ActionResult({"ConsumedCapacity": [], "ItemCollectionMetrics": {}})
+        answer = handler_transact(self)
+        _COMMITTED[token] = (items, now)
+        return answer
+
+    return transact
+
+
 def install() -> None:
+    from moto.dynamodb.responses import DynamoHandler
+
     DynamoDBBackend.transact_write_items = _undoable(DynamoDBBackend.transact_write_items)
+    DynamoHandler.transact_write_items = _idempotent(DynamoHandler.transact_write_items)
