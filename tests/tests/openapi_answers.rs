@@ -170,22 +170,16 @@ async fn the_client_and_credential_routes_answer_as_the_spec_says() {
         &[200],
     )
     .await;
-    check(
-        Method::POST,
-        &format!("/v1/clients/{client_id}/suspend"),
-        "/v1/clients/{client_id}/suspend",
-        Some(json!({"reason": "spec"})),
-        &[200],
-    )
-    .await;
-    check(
-        Method::POST,
-        &format!("/v1/clients/{client_id}/resume"),
-        "/v1/clients/{client_id}/resume",
-        Some(json!({"reason": "spec"})),
-        &[200],
-    )
-    .await;
+    for standing in ["suspend", "resume"] {
+        check(
+            Method::POST,
+            &format!("/v1/clients/{client_id}/{standing}"),
+            &format!("/v1/clients/{{client_id}}/{standing}"),
+            Some(json!({"reason": "spec"})),
+            &[200],
+        )
+        .await;
+    }
     let (_, revoked) = check(
         Method::POST,
         &format!("/v1/credentials/{credential_id}/revoke"),

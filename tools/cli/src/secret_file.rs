@@ -27,7 +27,11 @@ pub fn create_private(path: &Path) -> CliResult<File> {
 
 /// Writes `secret` and a newline to the new file `path` (see [`create_private`]).
 pub fn write_secret(path: &Path, secret: &str) -> CliResult {
-    let mut file = create_private(path)?;
+    fill(create_private(path)?, secret)
+}
+
+/// Writes `secret` and a newline into `file` (made by [`create_private`]) and syncs it.
+pub fn fill(mut file: File, secret: &str) -> CliResult {
     file.write_all(secret.as_bytes())?;
     file.write_all(b"\n")?;
     file.sync_all()?;

@@ -2,7 +2,6 @@
 //! workflow, picking the secret up once, writing it where it was asked to go.
 
 use std::fs::File;
-use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -92,10 +91,8 @@ impl SecretSink {
     /// Writes `secret`; answers where it went.
     fn write(self, secret: &str) -> CliResult<String> {
         match self {
-            Self::File(path, mut file) => {
-                file.write_all(secret.as_bytes())?;
-                file.write_all(b"\n")?;
-                file.sync_all()?;
+            Self::File(path, file) => {
+                crate::secret_file::fill(file, secret)?;
                 Ok(path.display().to_string())
             }
             Self::Stdout => {
