@@ -434,6 +434,142 @@ fn login_with_stdin(cli: &Cli, client_id: &str, secret: &str) -> Run {
     finished(child.wait_with_output().expect("clavis ran"))
 }
 
+/// Writes a clients file at `path` declaring `clients` as (name, environment, scopes,
+/// auto_rotate).
+fn clients_file(path: &Path, clients: &[(&str, &str, &[&str], bool)]) -> PathBuf {
+    let mut text = String::from("clients:\n");
+    for (name, environment, scopes, auto_rotate) in clients {
+        text.push_str(&format!(
+            "  - name: {name}\n    environment: {environment}\n    allowed_scopes: [{}]\n    allowed_audiences: [https://plan.example.com]\n    auto_rotate: {auto_rotate}\n",
+            scopes.join(", ")
+        ));
+    }
+    std::fs::write(path, text).expect("clients file");
+    path.to_owned()
+}
+
+#[tokio::test]
+async fn plan_and_apply_round_trip_and_check_reports_drift() {
+    let cli = Cli::new();
+    cli.login();
+    let (a, b) = (name(), name());
+    let file = clients_file(
+        &cli.config.path().join("clients.yaml"),
+        &[
+            (&a, "dev", &["plan:read"], false),
+            (&b, "dev", &["plan:read", "plan:write"], true),
+        ],
+    );
+    let file = file.to_str().expect("utf-8 path");
+
+    // Nothing there yet: two to create, and --check says so with exit 4.
+    let plan = cli.run(&["plan", "-f", file]);
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    assert!(
+        plan.stdout.contains("Plan: 2 to create, 0 to update"),
+        "{}",
+        plan.stdout
+    );
+    let check = cli.run(&["plan", "-f", file, "--check"]);
+    assert_eq!(check.code, 4, "{}", check.stderr);
+
+    let apply = cli.run(&["-o", "json", "apply", "-f", file, "--reason", "round trip"]);
+    assert_eq!(apply.code, 0, "{}", apply.stderr);
+    let applied = apply.json()["applied"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(applied.len(), 2, "{}", apply.stdout);
+    assert!(applied.iter().all(|s| s["action"] == "created"));
+    let a_id = applied[0]["client"]["client_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    assert_eq!(applied[1]["client"]["auto_rotate"], true);
+
+    // Applied: the check is clean, and applying again changes nothing.
+    let clean = cli.run(&["-o", "json", "plan", "-f", file, "--check"]);
+    assert_eq!(clean.code, 0, "{}{}", clean.stdout, clean.stderr);
+    assert_eq!(clean.json()["drift"], false);
+    assert_eq!(clean.json()["summary"]["unchanged"], 2);
+
+    // Someone narrows a client through the API: the check reports the drift and fails.
+    let resp = clavis_tests::http()
+        .patch(clavis_tests::url(&format!("/v1/clients/{a_id}")))
+        .header("authorization", clavis_tests::operator_auth())
+        .json(&serde_json::json!({"reason": "by hand", "allowed_scopes": ["plan:other"]}))
+        .send()
+        .await
+        .expect("patch");
+    assert_eq!(resp.status().as_u16(), 200);
+    let drift = cli.run(&["plan", "-f", file, "--check"]);
+    assert_eq!(drift.code, 4, "{}", drift.stdout);
+    assert!(
+        drift.stdout.contains(&format!("~ update     {a_id}")),
+        "{}",
+        drift.stdout
+    );
+    assert!(
+        drift
+            .stdout
+            .contains("allowed_scopes: plan:other -> plan:read"),
+        "{}",
+        drift.stdout
+    );
+    assert!(drift.stderr.contains("1 to update"), "{}", drift.stderr);
+
+    // Apply puts it back, with the reason in its audit trail.
+    let apply = cli.run(&["apply", "-f", file, "--reason", "CHANGE-42"]);
+    assert_eq!(apply.code, 0, "{}", apply.stderr);
+    assert!(apply.stdout.contains("1 updated"), "{}", apply.stdout);
+    assert_eq!(cli.run(&["plan", "-f", file, "--check"]).code, 0);
+    let trail = clavis_tests::audit_export(&a_id).await;
+    assert!(trail.iter().any(|r| {
+        r.entry.action == "client.updated"
+            && r.entry
+                .detail
+                .get("reason")
+                .is_some_and(|w| w == "CHANGE-42")
+    }));
+
+    // What cannot be applied is refused before anything is sent.
+    let moved = clients_file(
+        &cli.config.path().join("moved.yaml"),
+        &[
+            (&a, "prod", &["plan:read", "plan:more"], false),
+            (&b, "dev", &["plan:read"], true),
+        ],
+    );
+    let refused = cli.run(&["apply", "-f", moved.to_str().unwrap()]);
+    assert_eq!(refused.code, 2, "{}", refused.stdout);
+    assert!(refused.stderr.contains("environment"), "{}", refused.stderr);
+    assert!(refused.stdout.contains("! refused"), "{}", refused.stdout);
+    let unchanged = cli.run(&["plan", "-f", file, "--check"]);
+    assert_eq!(
+        unchanged.code, 0,
+        "nothing was applied: {}",
+        unchanged.stdout
+    );
+
+    // A malformed file names the mistake and its place.
+    std::fs::write(
+        cli.config.path().join("bad.yaml"),
+        "clients:\n  - name: x\n    environment: qa\n",
+    )
+    .unwrap();
+    let bad = cli.run(&[
+        "plan",
+        "-f",
+        cli.config.path().join("bad.yaml").to_str().unwrap(),
+    ]);
+    assert_eq!(bad.code, 2);
+    assert!(
+        bad.stderr.contains("environment") || bad.stderr.contains("qa"),
+        "{}",
+        bad.stderr
+    );
+}
+
 #[test]
 fn every_command_has_help_with_an_example() {
     let cli = Cli::new();
@@ -443,7 +579,9 @@ fn every_command_has_help_with_an_example() {
     let groups = [
         (
             "clients",
-            &["create", "list", "show", "revoke", "suspend", "resume"][..],
+            &[
+                "create", "list", "show", "update", "revoke", "suspend", "resume",
+            ][..],
         ),
         (
             "credentials",
@@ -466,7 +604,7 @@ fn every_command_has_help_with_an_example() {
             );
         }
     }
-    for command in ["login", "completions"] {
+    for command in ["login", "completions", "plan", "apply"] {
         let run = cli.run(&[command, "--help"]);
         assert!(run.stdout.contains("Example"), "{command}: {}", run.stdout);
     }

@@ -118,6 +118,23 @@ async fn the_client_and_credential_routes_answer_as_the_spec_says() {
         &[200],
     )
     .await;
+    let (_, updated) = check(
+        Method::PATCH,
+        &format!("/v1/clients/{client_id}"),
+        one,
+        Some(json!({"reason": "spec", "name": format!("{name}-2"), "auto_rotate": true})),
+        &[200],
+    )
+    .await;
+    assert_eq!(updated["auto_rotate"], true);
+    check(
+        Method::PATCH,
+        &format!("/v1/clients/{client_id}"),
+        one,
+        Some(json!({"reason": "spec", "environment": "prod"})),
+        &[422],
+    )
+    .await;
     check(
         Method::GET,
         "/v1/clients?limit=5",

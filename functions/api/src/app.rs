@@ -132,6 +132,11 @@ impl App {
                 let principal = self.operator_any(req, &INVENTORY_READERS, now).await?;
                 self.list_clients(req, &principal).await
             }
+            Route::UpdateClient => {
+                let principal = self.operator(req, scopes::ADMIN, now).await?;
+                self.update_client(req, &principal, param(matched, "client_id"), now)
+                    .await
+            }
             Route::ListClientCredentials => {
                 let principal = self.operator_any(req, &INVENTORY_READERS, now).await?;
                 self.list_client_credentials(req, &principal, param(matched, "client_id"), now)

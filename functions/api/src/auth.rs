@@ -100,7 +100,8 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// The credential `id`, if it may authenticate at `now`: active, unexpired, and its client
-/// (`claimed`, when the caller named one) active. Both are read consistently, so a revocation,
+/// (`claimed`, when the caller named one) active; confined to what its client allows now
+/// ([`Credential::confined_to`]). Both are read consistently, so a revocation,
 /// of the credential or of its whole client, takes effect the moment it commits; with a
 /// `claimed` client both come in one `BatchGetItem`.
 pub async fn usable_credential(
@@ -130,7 +131,9 @@ async fn usable(
         },
     };
     Ok(match (credential, client) {
-        (Some(c), Some(k)) if c.value.is_usable_for(&k.value, now) => Some((c.value, k.value)),
+        (Some(c), Some(k)) if c.value.is_usable_for(&k.value, now) => {
+            Some((c.value.confined_to(&k.value), k.value))
+        }
         _ => None,
     })
 }

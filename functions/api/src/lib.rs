@@ -8,6 +8,7 @@ pub mod approvals;
 pub mod audit_export;
 pub mod auth;
 pub mod client_revocation;
+pub mod client_update;
 mod decisions;
 pub mod inventory;
 pub mod issuance;

@@ -13,6 +13,8 @@ pub enum Route {
     ListClients,
     /// `GET /v1/clients/{client_id}`: read a client.
     GetClient,
+    /// `PATCH /v1/clients/{client_id}`: change a client's settings.
+    UpdateClient,
     /// `GET /v1/clients/{client_id}/credentials`: a client's credentials, paged.
     ListClientCredentials,
     /// `POST /v1/clients/{client_id}/suspend`: stop its credentials authenticating.
@@ -68,6 +70,7 @@ impl Route {
             Self::RegisterClient => "RegisterClient",
             Self::ListClients => "ListClients",
             Self::GetClient => "GetClient",
+            Self::UpdateClient => "UpdateClient",
             Self::ListClientCredentials => "ListClientCredentials",
             Self::SuspendClient => "SuspendClient",
             Self::ResumeClient => "ResumeClient",
@@ -100,6 +103,11 @@ pub const ROUTES: &[(Method, &str, Route)] = &[
     (Method::POST, "/v1/clients", Route::RegisterClient),
     (Method::GET, "/v1/clients", Route::ListClients),
     (Method::GET, "/v1/clients/{client_id}", Route::GetClient),
+    (
+        Method::PATCH,
+        "/v1/clients/{client_id}",
+        Route::UpdateClient,
+    ),
     (
         Method::GET,
         "/v1/clients/{client_id}/credentials",

@@ -208,7 +208,7 @@ async fn request_rotation(
         problem: None,
         requested_by: client.client_id.to_string(),
         requested_with: credential.credential_id,
-        requester_scopes: Some(credential.scopes.clone()),
+        requester_scopes: Some(credential.clone().confined_to(client).scopes),
         requested_at: now,
         attempt: 0,
         delivery: client.delivery.clone(),

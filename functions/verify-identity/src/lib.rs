@@ -47,10 +47,11 @@ pub async fn verify_identity(
         .get_credential_and_client(&request.requested_with, &requester)
         .await?
     {
-        (Some(c), Some(k)) if c.value.is_usable_for(&k.value, now) => c.value,
+        (Some(c), Some(k)) if c.value.is_usable_for(&k.value, now) => c.value.confined_to(&k.value),
         _ => return Err(no_longer().into()),
     };
-    // What it holds now, and never more than it held when it asked.
+    // What it holds now (within what its client allows now), and never more than it held
+    // when it asked.
     let held: BTreeSet<String> = match &request.requester_scopes {
         Some(asked_with) => credential
             .scopes

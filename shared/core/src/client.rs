@@ -41,6 +41,16 @@ pub enum Tier {
     Privileged,
 }
 
+impl Tier {
+    /// The snake_case name used in JSON and in the table.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Standard => "standard",
+            Self::Privileged => "privileged",
+        }
+    }
+}
+
 /// Whether a client may receive new credentials.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -173,18 +183,7 @@ impl NewClient {
         {
             violations.extend(v);
         }
-        let name = self.name.trim();
-        if name.is_empty() || name.chars().count() > MAX_NAME_LEN {
-            violations.push(FieldViolation::new(
-                "name",
-                format!("must be 1 to {MAX_NAME_LEN} characters"),
-            ));
-        } else if name.chars().any(char::is_control) {
-            violations.push(FieldViolation::new(
-                "name",
-                "must not contain control characters",
-            ));
-        }
+        let name = checked_name(&self.name, &mut violations);
         let allowed_scopes = checked_set(
             "allowed_scopes",
             self.allowed_scopes,
@@ -204,7 +203,7 @@ impl NewClient {
         }
         Ok(Client {
             client_id,
-            name: name.to_owned(),
+            name,
             owner: owner.to_owned(),
             environment: self.environment,
             tier: self.tier,
@@ -218,6 +217,23 @@ impl NewClient {
             delivery: self.delivery,
         })
     }
+}
+
+/// The trimmed name, or a violation if it is empty, too long or has control characters.
+pub(crate) fn checked_name(name: &str, violations: &mut Vec<FieldViolation>) -> String {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > MAX_NAME_LEN {
+        violations.push(FieldViolation::new(
+            "name",
+            format!("must be 1 to {MAX_NAME_LEN} characters"),
+        ));
+    } else if name.chars().any(char::is_control) {
+        violations.push(FieldViolation::new(
+            "name",
+            "must not contain control characters",
+        ));
+    }
+    name.to_owned()
 }
 
 pub(crate) fn checked_set(

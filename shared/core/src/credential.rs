@@ -124,6 +124,16 @@ impl Credential {
             && client.client_id == self.client_id
             && client.status == ClientStatus::Active
     }
+
+    /// The credential as it may act now: with the scopes and audiences it was issued with that
+    /// `client` still allows. Narrowing a client narrows its live credentials at once;
+    /// widening it never gives a credential anything it was not issued with.
+    pub fn confined_to(mut self, client: &Client) -> Self {
+        self.scopes.retain(|s| client.allowed_scopes.contains(s));
+        self.audiences
+            .retain(|a| client.allowed_audiences.contains(a));
+        self
+    }
 }
 
 /// Credentials for other modules' tests.
@@ -210,6 +220,18 @@ mod tests {
         assert!(!credential.is_usable_for(&other, now));
         client.status = ClientStatus::Active;
         assert!(!credential.is_usable_for(&client, now + Duration::hours(2)));
+    }
+
+    #[test]
+    fn a_credential_acts_only_within_what_its_client_still_allows() {
+        let credential = active(Duration::hours(2));
+        let mut client = crate::client::tests_support::client();
+        client.allowed_scopes = BTreeSet::from(["a:read".to_owned(), "z:new".to_owned()]);
+        client.allowed_audiences = BTreeSet::from(["https://b".to_owned()]);
+        let confined = credential.clone().confined_to(&client);
+        assert_eq!(confined.scopes, BTreeSet::from(["a:read".to_owned()]));
+        assert_eq!(confined.audiences, BTreeSet::from(["https://b".to_owned()]));
+        assert_eq!(confined.secret_hash, credential.secret_hash);
     }
 
     #[test]

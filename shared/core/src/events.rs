@@ -12,6 +12,7 @@ use ulid::Ulid;
 
 use crate::access_review::ReviewSummary;
 use crate::client::Environment;
+use crate::client_update::ClientSettings;
 use crate::ids::{ClientId, CredentialId, RequestId};
 use crate::revocation::RevocationReason;
 
@@ -192,6 +193,37 @@ pub struct ClientSuspended {
 
 impl ClavisEvent for ClientSuspended {
     const DETAIL_TYPE: &'static str = "Client Suspended";
+
+    fn meta(&self) -> &EventMeta {
+        &self.meta
+    }
+}
+
+/// `Client Updated`: an operator changed a client's settings. Narrowed scopes or audiences
+/// bind its live credentials at once (secrets; access tokens already issued keep theirs until
+/// they expire, 15 minutes at most); widening gives no live credential anything new.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientUpdated {
+    /// Event metadata.
+    #[serde(flatten)]
+    pub meta: EventMeta,
+    /// The client.
+    pub client_id: ClientId,
+    /// Why (the operator's words).
+    pub reason: String,
+    /// The names of the settings that changed.
+    pub changed: Vec<String>,
+    /// The settings before.
+    pub before: ClientSettings,
+    /// The settings after.
+    pub after: ClientSettings,
+    /// When.
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+impl ClavisEvent for ClientUpdated {
+    const DETAIL_TYPE: &'static str = "Client Updated";
 
     fn meta(&self) -> &EventMeta {
         &self.meta
@@ -678,6 +710,45 @@ mod tests {
         );
         assert!(errors(&validator, &detail).is_empty());
         detail["suspended_at"] = detail["resumed_at"].clone();
+        assert!(!errors(&validator, &detail).is_empty());
+    }
+
+    #[test]
+    fn client_updated_matches_its_published_schema() {
+        let now = OffsetDateTime::now_utc();
+        let before = crate::client::tests_support::client().settings();
+        let mut after = before.clone();
+        after.allowed_scopes.insert("billing:write".into());
+        after.tier = crate::client::Tier::Privileged;
+        let event = ClientUpdated {
+            meta: EventMeta::new(now),
+            client_id: ClientId::generate(),
+            reason: "needs to write invoices".into(),
+            changed: before
+                .differences(&after)
+                .into_iter()
+                .map(String::from)
+                .collect(),
+            before,
+            after,
+            updated_at: now,
+        };
+        let (validator, mut detail) = checked(
+            include_str!("../../../events/schemas/client-updated.json"),
+            &event.to_outbox(),
+        );
+        assert!(errors(&validator, &detail).is_empty());
+        assert_eq!(
+            detail["changed"],
+            serde_json::json!(["tier", "allowed_scopes"])
+        );
+        detail["after"]["environment"] = serde_json::Value::String("prod".into());
+        assert!(!errors(&validator, &detail).is_empty());
+        detail["after"]
+            .as_object_mut()
+            .unwrap()
+            .remove("environment");
+        detail["changed"] = serde_json::json!(["owner"]);
         assert!(!errors(&validator, &detail).is_empty());
     }
 

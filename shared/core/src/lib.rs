@@ -9,6 +9,7 @@ pub mod approval;
 pub mod audit;
 pub mod circuit;
 pub mod client;
+pub mod client_update;
 pub mod credential;
 pub mod delivery;
 pub mod error;

@@ -108,7 +108,7 @@ pub fn check_rotatable(predecessor: &Credential, now: OffsetDateTime) -> Result<
 
 impl RotateRequest {
     /// The issuance a rotation of `predecessor` (a credential of `client`) asks for: the same
-    /// scopes and audiences, the predecessor's lifetime (within the tier's limit) and the
+    /// scopes and audiences (those the client still allows), the predecessor's lifetime (within the tier's limit) and the
     /// overlap. Depends on nothing that changes, so a repeated call gives the same params
     /// (and fingerprint); whether the predecessor can still rotate is [`check_rotatable`].
     pub fn into_params(
@@ -146,10 +146,19 @@ impl RotateRequest {
             }
             _ => {}
         }
+        // What the predecessor may still do: a client narrowed since it was issued rotates
+        // into the narrower grant.
+        let grant = predecessor.clone().confined_to(client);
+        if grant.scopes.is_empty() || grant.audiences.is_empty() {
+            return Err(UserError::Conflict(format!(
+                "client {} no longer allows any of the scopes or audiences of {id}; issue a new credential instead",
+                client.client_id
+            )));
+        }
         let mut params = CredentialRequest {
             ttl_seconds: lifetime_of(predecessor, client.tier),
-            scopes: predecessor.scopes.iter().cloned().collect(),
-            audiences: predecessor.audiences.iter().cloned().collect(),
+            scopes: grant.scopes.into_iter().collect(),
+            audiences: grant.audiences.into_iter().collect(),
             justification: self
                 .justification
                 .unwrap_or_else(|| format!("rotation of {id}")),
@@ -283,13 +292,32 @@ mod tests {
     use crate::issuance::request_id_for;
     use crate::lifecycle::LifecycleEvent;
     use proptest::prelude::*;
+    use std::collections::BTreeSet;
     use time::Duration;
 
     fn client_of(c: &Credential, tier: Tier) -> Client {
         let mut client = crate::client::tests_support::client();
         client.client_id = c.client_id;
         client.tier = tier;
+        client.allowed_scopes = c.scopes.clone();
+        client.allowed_audiences = c.audiences.clone();
         client
+    }
+
+    #[test]
+    fn a_narrowed_client_rotates_into_the_narrower_grant_or_not_at_all() {
+        let c = credential();
+        let mut client = client_of(&c, Tier::Standard);
+        client.allowed_scopes.remove("a:write");
+        client.allowed_scopes.insert("z:new".into());
+        let p = RotateRequest::default().into_params(&c, &client).unwrap();
+        assert_eq!(p.scopes, BTreeSet::from(["a:read".to_owned()]));
+        assert_eq!(p.audiences, c.audiences);
+        client.allowed_audiences = BTreeSet::from(["https://elsewhere".to_owned()]);
+        assert!(matches!(
+            RotateRequest::default().into_params(&c, &client),
+            Err(UserError::Conflict(_))
+        ));
     }
 
     #[test]

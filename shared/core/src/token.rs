@@ -158,6 +158,17 @@ pub fn narrow(
             )));
         }
     };
+    // A credential confined by a narrowed client may have nothing left: no token then.
+    if scopes.is_empty() {
+        return Err(OAuthError::InvalidScope(
+            "the client no longer allows any scope of this credential".into(),
+        ));
+    }
+    if audiences.is_empty() {
+        return Err(OAuthError::InvalidTarget(
+            "the client no longer allows any audience of this credential".into(),
+        ));
+    }
     Ok(Grant { scopes, audiences })
 }
 
@@ -305,6 +316,21 @@ mod tests {
         assert!(matches!(
             narrow(&c, None, Some("https://elsewhere")),
             Err(OAuthError::InvalidTarget(_))
+        ));
+    }
+
+    #[test]
+    fn a_credential_left_with_nothing_gets_no_token() {
+        let mut c = credential();
+        c.audiences.clear();
+        assert!(matches!(
+            narrow(&c, None, None),
+            Err(OAuthError::InvalidTarget(_))
+        ));
+        c.scopes.clear();
+        assert!(matches!(
+            narrow(&c, None, None),
+            Err(OAuthError::InvalidScope(_))
         ));
     }
 

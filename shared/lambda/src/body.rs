@@ -24,18 +24,38 @@ pub fn is_form(headers: &HeaderMap) -> bool {
         })
 }
 
+/// The media type of a JSON merge patch (RFC 7396), which `PATCH` routes also accept.
+pub const MERGE_PATCH: &str = "application/merge-patch+json";
+
 /// Parses a JSON body into `T`, refusing anything that is not exactly a valid `T`.
 pub fn parse_json<T: DeserializeOwned>(
     headers: &HeaderMap,
     body: &Body,
     limit: usize,
 ) -> Result<T, UserError> {
+    parse_json_of(headers, body, limit, &["application/json"])
+}
+
+/// [`parse_json`] for a `PATCH`: `application/merge-patch+json` or `application/json`.
+pub fn parse_merge_patch<T: DeserializeOwned>(
+    headers: &HeaderMap,
+    body: &Body,
+    limit: usize,
+) -> Result<T, UserError> {
+    parse_json_of(headers, body, limit, &["application/json", MERGE_PATCH])
+}
+
+fn parse_json_of<T: DeserializeOwned>(
+    headers: &HeaderMap,
+    body: &Body,
+    limit: usize,
+    media_types: &[&str],
+) -> Result<T, UserError> {
     let is_json = headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .map(|m| m.trim().eq_ignore_ascii_case("application/json"))
-        .unwrap_or(false);
+        .is_some_and(|m| media_types.iter().any(|t| m.trim().eq_ignore_ascii_case(t)));
     if !is_json {
         return Err(UserError::UnsupportedMediaType);
     }
@@ -154,5 +174,17 @@ mod tests {
         assert_eq!(err.code(), "unsupported-media-type");
         let err = parse_json::<Thing>(&HeaderMap::new(), &Body::Text("{}".into()), 64).unwrap_err();
         assert_eq!(err.code(), "unsupported-media-type");
+    }
+
+    #[test]
+    fn only_a_patch_takes_a_merge_patch() {
+        let mut h = HeaderMap::new();
+        h.insert(CONTENT_TYPE, HeaderValue::from_static(MERGE_PATCH));
+        let body = Body::Text(r#"{"name":"a","count":1}"#.into());
+        let err = parse_json::<Thing>(&h, &body, 64).unwrap_err();
+        assert_eq!(err.code(), "unsupported-media-type");
+        assert!(parse_merge_patch::<Thing>(&h, &body, 64).is_ok());
+        h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        assert!(parse_merge_patch::<Thing>(&h, &body, 64).is_ok());
     }
 }

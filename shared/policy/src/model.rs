@@ -43,6 +43,8 @@ pub enum Action<'a> {
     RegisterClient(&'a Client),
     /// Read a client.
     ReadClient(&'a Client),
+    /// Change a client's settings: the client as it is, and as it would be.
+    UpdateClient(&'a Client, &'a Client),
     /// Revoke a client and all its credentials.
     RevokeClient(&'a Client),
     /// Suspend a client: its credentials stop authenticating until it is resumed.
@@ -83,6 +85,7 @@ impl Action<'_> {
         match self {
             Self::RegisterClient(_) => "RegisterClient",
             Self::ReadClient(_) => "ReadClient",
+            Self::UpdateClient(..) => "UpdateClient",
             Self::RevokeClient(_) => "RevokeClient",
             Self::SuspendClient(_) => "SuspendClient",
             Self::ResumeClient(_) => "ResumeClient",
@@ -238,6 +241,7 @@ impl Action<'_> {
         match self {
             Self::RegisterClient(c)
             | Self::ReadClient(c)
+            | Self::UpdateClient(c, _)
             | Self::RevokeClient(c)
             | Self::SuspendClient(c)
             | Self::ResumeClient(c)
@@ -267,6 +271,15 @@ impl Action<'_> {
                 "operator_scopes",
                 Value::Texts(operator_scopes(&c.allowed_scopes)),
             )],
+            Self::UpdateClient(before, after) => vec![
+                (
+                    "operator_scopes",
+                    Value::Texts(operator_scopes(
+                        after.allowed_scopes.difference(&before.allowed_scopes),
+                    )),
+                ),
+                ("tier", text(tier(after.tier))),
+            ],
             Self::RequestIssuance(c, p) => issuance_context(c, p),
             Self::Issue(c, p, f) | Self::IssueWithoutApproval(c, p, f) => {
                 let mut context = issuance_context(c, p);

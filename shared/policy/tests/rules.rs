@@ -354,6 +354,60 @@ proptest! {
     }
 }
 
+proptest! {
+    /// The scope ceiling on changes, as a property: an administrator may change a client's
+    /// scopes exactly when it holds every `clavis.*` scope the change adds; scopes the client
+    /// had already, or loses, do not count.
+    #[test]
+    fn a_client_change_is_allowed_exactly_when_it_adds_no_scope_beyond_the_callers(
+        held in scope_subset(),
+        had in scope_subset(),
+        will_have in scope_subset(),
+    ) {
+        let mut held = held;
+        held.push("clavis.admin");
+        let who = Who::with(&held);
+        let mut before = client(Environment::Dev, &had);
+        before.allowed_scopes.insert("billing:read".into());
+        let mut after = before.clone();
+        after.allowed_scopes = set(&will_have);
+        after.allowed_scopes.insert("billing:write".into());
+        let d = decide("dev", &who, Action::UpdateClient(&before, &after));
+        let expected = will_have.iter().all(|s| had.contains(s) || held.contains(s));
+        prop_assert_eq!(d.allowed, expected, "held {:?} had {:?} will have {:?}: {:?}", held, had, will_have, d);
+    }
+}
+
+#[test]
+fn only_an_administrator_changes_a_client_and_never_its_own() {
+    let target = client(Environment::Dev, &["billing:read"]);
+    let mut wider = target.clone();
+    wider.tier = Tier::Privileged;
+    let all_but_admin: Vec<&str> = ALL.into_iter().filter(|s| *s != "clavis.admin").collect();
+    for held in all_but_admin
+        .iter()
+        .map(std::slice::from_ref)
+        .chain([&all_but_admin[..]])
+    {
+        let who = Who::with(held);
+        let d = decide("dev", &who, Action::UpdateClient(&target, &wider));
+        assert!(!d.allowed, "{held:?}");
+    }
+    let admin = Who::with(&["clavis.admin"]);
+    assert!(decide("dev", &admin, Action::UpdateClient(&target, &wider)).allowed);
+    let mut own = client(Environment::Dev, &["clavis.admin"]);
+    own.client_id = admin.client_id;
+    let mut narrower = own.clone();
+    narrower.name = "renamed".into();
+    let d = decide("dev", &admin, Action::UpdateClient(&own, &narrower));
+    assert!(!d.allowed);
+    assert_eq!(d.policies, ["no-self-update"]);
+    // A stack changes only the clients of the environments it serves.
+    let prod = client(Environment::Prod, &["billing:read"]);
+    let d = decide("dev", &admin, Action::UpdateClient(&prod, &prod));
+    assert_eq!(d.policies, ["other-stages-serve-only-dev"]);
+}
+
 fn approval_of(request: &IssuanceRequest, target: &Client) -> clavis_core::approval::Approval {
     clavis_core::approval::Approval {
         approval_id: clavis_core::approval::approval_id_for(&request.request_id, 0),

@@ -214,6 +214,13 @@ impl Api {
         self.send(Method::GET, path, None, &[]).await?.json()
     }
 
+    /// `PATCH path` with a JSON (merge patch) body, as JSON.
+    pub async fn patch(&self, path: &str, body: &Value) -> CliResult<Value> {
+        self.send(Method::PATCH, path, Some(body), &[])
+            .await?
+            .json()
+    }
+
     /// `POST path` with a JSON body, as JSON.
     pub async fn post(&self, path: &str, body: &Value) -> CliResult<Value> {
         self.send(Method::POST, path, Some(body), &[]).await?.json()

@@ -68,12 +68,58 @@ pub enum Command {
   clavis login --api-url … --client-id cli_01K…               # prompts for the secret")]
     Login(LoginArgs),
     /// Forget a profile (its secret and token).
+    #[command(after_help = "Examples:
+  clavis logout
+  clavis logout --profile approver")]
     Logout,
     /// Say which operator and stack the profile acts as, and the scopes its token holds.
+    #[command(after_help = "Examples:
+  clavis whoami
+  clavis whoami -o json | jq -r .scope")]
     Whoami,
-    /// Register, list, inspect, suspend, resume and revoke API clients.
+    /// Register, list, inspect, change, suspend, resume and revoke API clients.
     #[command(subcommand)]
     Clients(ClientsCommand),
+    /// Compare a file of declared clients with the stack; `--check` fails on any difference.
+    #[command(after_help = "Examples:
+  clavis plan -f clients.yaml            # what apply would do
+  clavis plan -f clients.yaml --check    # in CI: exit 4 if the stack drifted from the file
+
+The file (YAML or JSON):
+  clients:
+    - name: billing-service            # found by name among clients not revoked,
+      # client_id: cli_01K…            # or pinned by id
+      environment: dev                 # never changes
+      tier: standard                   # default standard
+      allowed_scopes: [billing:read]
+      allowed_audiences: [https://billing.example.com]
+      auto_rotate: false               # default false
+      # delivery: {kind: aws_secrets_manager, secret_arn: arn:…}   # set at creation only
+
+Clients the file does not name are left alone: plan and apply never revoke.")]
+    Plan {
+        /// The clients file.
+        #[arg(long, short = 'f')]
+        file: PathBuf,
+        /// Exit 4 if the stack differs from the file (for CI).
+        #[arg(long)]
+        check: bool,
+    },
+    /// Make the stack's clients what a file declares: register the missing, update the rest.
+    #[command(after_help = "Example:
+  clavis apply -f clients.yaml --reason 'CHANGE-1234 billing writes invoices'
+
+Each change is audited with the reason (client.updated) and announced (Client Updated).
+Nothing is sent when the file declares something that cannot be applied (a different
+environment or delivery target, an ambiguous name); see `clavis plan --help` for the format.")]
+    Apply {
+        /// The clients file.
+        #[arg(long, short = 'f')]
+        file: PathBuf,
+        /// Why (recorded with every change).
+        #[arg(long, default_value = "clavis apply")]
+        reason: String,
+    },
     /// Issue, list, inspect, rotate and revoke credentials.
     #[command(subcommand)]
     Credentials(CredentialsCommand),
@@ -199,6 +245,35 @@ pub enum ClientsCommand {
     Show {
         /// The client id.
         client_id: String,
+    },
+    /// Change a client's name, tier, allowed scopes or audiences, or automatic rotation.
+    #[command(after_help = "Examples:
+  clavis clients update cli_01K… --scope billing:read --reason 'least privilege review'
+  clavis clients update cli_01K… --tier privileged --auto-rotate true --reason 'CHANGE-1234'
+
+--scope and --audience replace the whole list. Narrowing binds the client's live credentials
+at once; widening gives them nothing they were not issued with (issue a new credential).")]
+    Update {
+        /// The client id.
+        client_id: String,
+        /// Why (recorded in the audit trail and announced).
+        #[arg(long)]
+        reason: String,
+        /// A new name.
+        #[arg(long)]
+        name: Option<String>,
+        /// standard or privileged.
+        #[arg(long)]
+        tier: Option<String>,
+        /// Every scope it may be given (repeat; replaces the list).
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// Every audience it may target (repeat; replaces the list).
+        #[arg(long = "audience")]
+        audiences: Vec<String>,
+        /// Rotate its credentials automatically: true or false.
+        #[arg(long)]
+        auto_rotate: Option<bool>,
     },
     /// Revoke a client and, in batches, all its credentials.
     #[command(after_help = "Example:\n  clavis clients revoke cli_01K… --reason policy_violation")]
@@ -494,6 +569,33 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// Every command a person can run, however deep, shows an example in its help.
+    #[test]
+    fn every_command_has_an_example() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            let here = format!("{path} {}", cmd.get_name());
+            let leaves: Vec<&clap::Command> = cmd
+                .get_subcommands()
+                .filter(|c| c.get_name() != "help")
+                .collect();
+            if leaves.is_empty() {
+                let help = cmd
+                    .get_after_help()
+                    .map(|h| h.to_string())
+                    .unwrap_or_default();
+                if !help.contains("Example") {
+                    missing.push(here.clone());
+                }
+            }
+            for c in leaves {
+                walk(c, &here, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "", &mut missing);
+        assert!(missing.is_empty(), "no example: {missing:?}");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod args;
 pub mod commands;
+pub mod declared;
 pub mod error;
 pub mod output;
 pub mod profile;

@@ -8,6 +8,7 @@ pub mod access_review;
 pub mod approvals;
 pub mod audited;
 pub mod client_revocation;
+pub mod client_update;
 pub mod clients;
 pub mod credentials;
 pub mod cursor;

@@ -77,6 +77,34 @@ pub async fn run(ctx: &Ctx, command: ClientsCommand) -> CliResult {
             let id = path_id("client", &client_id)?;
             ctx.api.get(&format!("/v1/clients/{id}")).await?
         }
+        ClientsCommand::Update {
+            client_id,
+            reason,
+            name,
+            tier,
+            scopes,
+            audiences,
+            auto_rotate,
+        } => {
+            let id = path_id("client", &client_id)?;
+            let mut body = json!({ "reason": reason });
+            if let Some(name) = name {
+                body["name"] = json!(name);
+            }
+            if let Some(tier) = tier {
+                body["tier"] = json!(tier);
+            }
+            if !scopes.is_empty() {
+                body["allowed_scopes"] = json!(scopes);
+            }
+            if !audiences.is_empty() {
+                body["allowed_audiences"] = json!(audiences);
+            }
+            if let Some(auto_rotate) = auto_rotate {
+                body["auto_rotate"] = json!(auto_rotate);
+            }
+            ctx.api.patch(&format!("/v1/clients/{id}"), &body).await?
+        }
         ClientsCommand::Revoke { client_id, reason } => {
             let id = path_id("client", &client_id)?;
             let path = format!("/v1/clients/{id}/revoke");

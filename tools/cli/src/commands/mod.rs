@@ -4,6 +4,7 @@ pub mod approvals;
 pub mod audit;
 pub mod clients;
 pub mod credentials;
+pub mod declared;
 pub mod login;
 pub mod requests;
 pub mod revocations;
@@ -48,6 +49,8 @@ pub async fn run(cli: Cli) -> CliResult {
         Command::Whoami => login::whoami(&ctx).await,
         Command::Clients(c) => clients::run(&ctx, c).await,
         Command::Credentials(c) => credentials::run(&ctx, c).await,
+        Command::Plan { file, check } => declared::plan(&ctx, &file, check).await,
+        Command::Apply { file, reason } => declared::apply(&ctx, &file, &reason).await,
         Command::Requests(c) => requests::run(&ctx, c).await,
         Command::Approvals(c) => approvals::run(&ctx, c).await,
         Command::Revocations(c) => revocations::run(&ctx, c).await,
