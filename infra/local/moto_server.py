@@ -46,6 +46,7 @@ from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core.config import default_user_config
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
+import moto_cloudwatch
 import moto_faults
 import moto_kms
 import moto_streams
@@ -187,6 +188,7 @@ def main() -> None:
     DynamoDBStreamsHandler.call_action = serialised(DynamoDBStreamsHandler.call_action)
     DomainDispatcherApplication.get_service_from_unsigned_path = staticmethod(route_unsigned)
     DomainDispatcherApplication.__call__ = dispatch
+    moto_cloudwatch.install()  # the Rust SDK's CloudWatch protocol (CBOR), before faults wrap it
     moto_faults.install()  # wraps dispatch: an injected fault answers before anything else runs
     # The same settings POST /moto-api/config would make, in place before anything is created.
     default_user_config["lambda"] = {"use_docker": False}

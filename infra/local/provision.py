@@ -20,7 +20,7 @@ import os
 import sys
 from pathlib import Path
 
-from provisioning import compute, data, events, keys, mappings
+from provisioning import compute, data, events, keys, mappings, monitoring
 from provisioning.cloud import Cloud
 from provisioning.intrinsics import Stack, references
 from provisioning.translate import load_template, translate
@@ -41,6 +41,7 @@ CREATE = {
     "AWS::Lambda::Version": compute.version,
     "AWS::Lambda::Alias": compute.alias,
     "AWS::StepFunctions::StateMachine": compute.state_machine,
+    "AWS::CloudWatch::Alarm": monitoring.alarm,
 }
 
 # No local meaning, or harmful in moto (event source mappings deliver synchronously and drop
@@ -50,7 +51,6 @@ SKIP = {
     "AWS::ApiGatewayV2::Stage": "served by cargo lambda watch as a function URL",
     "AWS::ApiGateway::RestApi": "served by cargo lambda watch as a function URL",
     "AWS::Lambda::Permission": "moto does not enforce resource policies",
-    "AWS::CloudWatch::Alarm": "no metrics locally",
     "AWS::CloudWatch::Dashboard": "no metrics locally",
     "AWS::SNS::Subscription": "no e-mail or HTTPS delivery locally",
     "AWS::Logs::LogGroup": "function logs go to $CLAVIS_LOCAL_DIR/logs",

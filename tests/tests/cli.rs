@@ -616,3 +616,174 @@ fn every_command_has_help_with_an_example() {
         completions.stdout
     );
 }
+
+/// The README's walk-through, run as written: its `sh` block, in a scratch directory, against
+/// this run's stack. Only the stack file's path changes (and `target/debug`, which the scratch
+/// directory lacks, is on `PATH` already).
+#[test]
+fn the_readme_walk_through_runs_as_written() {
+    let readme = include_str!("../../README.md");
+    let block = readme
+        .split("\n## Walk-through\n")
+        .nth(1)
+        .and_then(|section| section.split("```sh\n").nth(1))
+        .and_then(|block| block.split("\n```").next())
+        .expect("the README has a walk-through with an sh block");
+    let stack_file = stack_path();
+    let script = block.replace(".local/dev/stack.json", stack_file.to_str().expect("utf-8"));
+    let cli = Cli::new();
+    let scratch = tempfile::tempdir().expect("scratch dir");
+    let bin_dir = clavis_bin().parent().expect("bin dir").to_owned();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let run = finished(
+        Command::new("bash")
+            .args(["-euo", "pipefail", "-c", &script])
+            .current_dir(scratch.path())
+            .env("PATH", path)
+            .env("CLAVIS_CONFIG_DIR", cli.config.path())
+            .env_remove("CLAVIS_API_URL")
+            .env_remove("CLAVIS_CLIENT_ID")
+            .env_remove("CLAVIS_CLIENT_SECRET")
+            .env_remove("CLAVIS_PROFILE")
+            .env_remove("CLAVIS_OUTPUT")
+            .stdin(Stdio::null())
+            .output()
+            .expect("bash runs"),
+    );
+    assert_eq!(
+        run.code, 0,
+        "the walk-through failed\nstdout:\n{}\nstderr:\n{}",
+        run.stdout, run.stderr
+    );
+    // The narrowed credential's token carries billing:read only; the audit export verified;
+    // the declared client is there and nothing drifted.
+    assert!(
+        run.stdout.contains("\"scope\": \"billing:read\""),
+        "{}",
+        run.stdout
+    );
+    let both = format!("{}\n{}", run.stdout, run.stderr);
+    assert!(both.contains("\nok cli_"), "{both}");
+    assert!(run.stdout.contains("no drift"), "{}", run.stdout);
+    let secret =
+        std::fs::read_to_string(scratch.path().join("billing.secret")).expect("the secret file");
+    let mode = std::fs::metadata(scratch.path().join("billing.secret"))
+        .expect("secret file")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    assert_no_secret(&run, secret.trim());
+}
+
+/// Sets the state of the stack's alarm whose name ends with `suffix`; answers its name.
+async fn set_alarm(suffix: &str, state: aws_sdk_cloudwatch::types::StateValue) -> String {
+    let cw = aws_sdk_cloudwatch::Client::new(&clavis_tests::sdk().await);
+    let name = format!("clavis-{}-{suffix}", stack().stage);
+    cw.set_alarm_state()
+        .alarm_name(&name)
+        .state_value(state)
+        .state_reason("set by the status test")
+        .send()
+        .await
+        .expect("set_alarm_state");
+    name
+}
+
+#[tokio::test]
+async fn status_shows_the_queues_and_a_ringing_alarm_with_its_runbook() {
+    use aws_sdk_cloudwatch::types::StateValue;
+    let cli = Cli::new();
+    cli.login();
+    let name = set_alarm("workflow-dlq-alarm", StateValue::Alarm).await;
+    let run = cli.run(&["status"]);
+    let json = cli.run(&["-o", "json", "status"]);
+    set_alarm("workflow-dlq-alarm", StateValue::Ok).await;
+
+    assert_eq!(run.code, 4, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains(&name), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("docs/runbooks/workflow-dlq.md"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stderr.contains("needs attention"), "{}", run.stderr);
+    let status = json.json();
+    assert_eq!(json.code, 4);
+    assert_eq!(status["healthy"], false);
+    let queues: Vec<&str> = status["queues"]
+        .as_array()
+        .expect("queues")
+        .iter()
+        .filter_map(|q| q["name"].as_str())
+        .collect();
+    assert_eq!(
+        queues,
+        ["events-dlq", "workflow-dlq", "intake", "intake-dlq"]
+    );
+    assert_eq!(status["alarms"][0]["name"], name.as_str(), "ringing first");
+    assert_eq!(status["alarms"][0]["state"], "ALARM");
+    // Every alarm of the template is there, and each names a runbook that exists.
+    let template =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../template.yaml"))
+            .expect("template");
+    let declared = template.matches("Type: AWS::CloudWatch::Alarm").count();
+    let alarms = status["alarms"].as_array().expect("alarms");
+    assert_eq!(alarms.len(), declared, "{status}");
+    for alarm in alarms {
+        let runbook = alarm["runbook"].as_str().unwrap_or_default();
+        assert!(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("..")
+                .join(runbook)
+                .is_file(),
+            "{alarm}"
+        );
+    }
+
+    // Administrators and auditors read it; other operators do not.
+    let (auditor_id, auditor_secret) = new_operator(&["clavis.auditor"]).await;
+    let (issuer_id, issuer_secret) = new_operator(&["clavis.issuer"]).await;
+    let as_auditor = clavis_tests::basic(&auditor_id, &auditor_secret);
+    let as_issuer = clavis_tests::basic(&issuer_id, &issuer_secret);
+    assert_eq!(clavis_tests::get_as("/v1/status", &as_auditor).await.0, 200);
+    assert_eq!(clavis_tests::get_as("/v1/status", &as_issuer).await.0, 403);
+}
+
+#[tokio::test]
+async fn replay_follows_its_run_to_the_end_and_reports_each_queue() {
+    let cli = Cli::new();
+    cli.login();
+    let run = cli.run(&[
+        "-o",
+        "json",
+        "replay",
+        "--queue",
+        "workflow",
+        "--max-messages",
+        "5",
+    ]);
+    // 4 when earlier tests left work that still cannot be replayed: the run ended all the same.
+    assert!(
+        run.code == 0 || run.code == 4,
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+    let record = run.json();
+    assert_eq!(record["status"], "finished", "{record}");
+    assert!(record["report"]["workflow"].is_object(), "{record}");
+    let id = record["replay_id"].as_str().expect("replay_id");
+    let again = cli.run(&["replay", "--follow", id]);
+    assert_eq!(again.code, run.code, "{}", again.stderr);
+    assert!(
+        again.stdout.contains(&format!("replay {id} finished")),
+        "{}",
+        again.stdout
+    );
+    let bad = cli.run(&["replay", "--follow", "../x"]);
+    assert_eq!(bad.code, 2);
+}

@@ -293,6 +293,28 @@ async fn problems_answer_as_the_spec_says() {
 }
 
 #[tokio::test]
+async fn the_operations_routes_answer_as_the_spec_says() {
+    use reqwest::Method;
+    check(Method::GET, "/v1/status", "/v1/status", None, &[200]).await;
+    check(
+        Method::POST,
+        "/v1/replays",
+        "/v1/replays",
+        Some(json!({"max_messages": 0})),
+        &[422],
+    )
+    .await;
+    check(
+        Method::GET,
+        "/v1/replays/rpl_01KBZ3F9A1B2C3D4E5F6G7H8J9",
+        "/v1/replays/{replay_id}",
+        None,
+        &[404],
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn the_oauth_and_discovery_routes_answer_as_the_spec_says() {
     let form = |pairs: &[(&str, &str)]| clavis_tests::serde_urlencoded_form(pairs);
     let stack = stack();

@@ -433,3 +433,107 @@ async fn while_step_functions_is_down_a_replay_run_tries_once_and_leaves_the_res
     let status = closed_execution(&revoke, &doomed, Duration::from_secs(60)).await;
     assert_eq!(status, "SUCCEEDED");
 }
+
+/// Follows a replay run started through the API until it ends (60 s at most).
+async fn finished_run(replay_id: &str) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, run) =
+            clavis_tests::get_as(&format!("/v1/replays/{replay_id}"), &operator_auth()).await;
+        assert_eq!(status, 200, "{run}");
+        if run["status"] == "finished" || run["status"] == "failed" {
+            return run;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "still {run}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_replay_run_started_through_the_api_replays_parked_work_and_reports_it() {
+    let _serial = SERIAL.lock().await;
+    let client_id = register_client("standard", SCOPES, AUDIENCES).await;
+    let machine = &stack().state_machines["revoke-client"];
+    let fault = inject_fault("states", "StartExecution", machine).await;
+    let resp = revoke_client_request(&client_id, "key_compromise")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 202);
+    drop(fault);
+
+    let resp = http()
+        .post(url("/v1/replays"))
+        .header("authorization", operator_auth())
+        .json(&json!({"queues": ["intake"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 202);
+    let location = resp.headers()["location"].to_str().unwrap().to_owned();
+    let started: Value = resp.json().await.unwrap();
+    let replay_id = started["replay_id"].as_str().unwrap().to_owned();
+    assert_eq!(location, format!("/v1/replays/{replay_id}"));
+    assert_eq!(started["status"], "started");
+    assert_eq!(started["requested_by"], stack().operator_client_id.as_str());
+
+    let run = finished_run(&replay_id).await;
+    assert_eq!(run["status"], "finished", "{run}");
+    assert!(
+        run["report"]["intake"]["replayed"].as_u64().unwrap() >= 1,
+        "{run}"
+    );
+    assert!(
+        run["report"].get("events").is_none(),
+        "only the intake queue: {run}"
+    );
+    assert!(run["finished_at"].is_string());
+    let status = closed_execution(machine, &client_id, Duration::from_secs(60)).await;
+    assert_eq!(status, "SUCCEEDED");
+}
+
+#[tokio::test]
+async fn only_administrators_start_replays_and_bad_requests_start_nothing() {
+    let _serial = SERIAL.lock().await;
+    let runs = || async {
+        clavis_tests::snapshot(&stack().table_name)
+            .await
+            .into_iter()
+            .filter(|row| row.contains("REPLAY#"))
+            .count()
+    };
+    let before = runs().await;
+    for (body, status) in [
+        (json!({"max_messages": 0}), 422),
+        (json!({"queues": []}), 422),
+        (json!({"queues": ["outbox"]}), 422),
+        (json!({"replay_id": "rpl_01KBZ3F9A1B2C3D4E5F6G7H8J9"}), 422),
+        (json!(["intake"]), 422),
+    ] {
+        let resp = http()
+            .post(url("/v1/replays"))
+            .header("authorization", operator_auth())
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), status, "{body}");
+    }
+    let (auditor_id, auditor_secret) = clavis_tests::new_operator(&["clavis.auditor"]).await;
+    let auditor = basic(&auditor_id, &auditor_secret);
+    let resp = http()
+        .post(url("/v1/replays"))
+        .header("authorization", &auditor)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    assert_eq!(runs().await, before, "nothing was started");
+    for path in [
+        "/v1/replays/rpl_01KBZ3F9A1B2C3D4E5F6G7H8J9",
+        "/v1/replays/..%2Fx",
+    ] {
+        assert_eq!(clavis_tests::get_as(path, &auditor).await.0, 404, "{path}");
+    }
+}

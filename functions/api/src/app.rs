@@ -41,6 +41,10 @@ pub struct App {
     pub(crate) keys: PublishedKeys,
     /// Decides every operator request (the route scopes are only a coarse first gate).
     pub(crate) governance: Governance,
+    /// Where `GET /v1/status` reads from (none: the route answers a fault).
+    pub(crate) status: Option<crate::status::StatusConfig>,
+    /// Where `POST /v1/replays` starts runs (none: the route answers a fault).
+    pub(crate) replay: Option<crate::replays::ReplayConfig>,
     router: Router,
 }
 
@@ -65,8 +69,22 @@ impl App {
             revoke_client,
             oauth,
             keys: PublishedKeys::default(),
+            status: None,
+            replay: None,
             router: Router::new(),
         }
+    }
+
+    /// The same, starting replay runs through `replay`.
+    pub fn with_replay(mut self, replay: crate::replays::ReplayConfig) -> Self {
+        self.replay = Some(replay);
+        self
+    }
+
+    /// The same, answering `GET /v1/status` from `status`.
+    pub fn with_status(mut self, status: crate::status::StatusConfig) -> Self {
+        self.status = Some(status);
+        self
     }
 
     /// Answers one request; never fails: errors become problem responses.
@@ -131,6 +149,23 @@ impl App {
             Route::ListClients => {
                 let principal = self.operator_any(req, &INVENTORY_READERS, now).await?;
                 self.list_clients(req, &principal).await
+            }
+            Route::Status => {
+                let principal = self
+                    .operator_any(req, &[scopes::ADMIN, scopes::AUDITOR], now)
+                    .await?;
+                self.stack_status(&principal).await
+            }
+            Route::StartReplay => {
+                let principal = self.operator(req, scopes::ADMIN, now).await?;
+                self.start_replay(req, &principal, now).await
+            }
+            Route::GetReplay => {
+                let principal = self
+                    .operator_any(req, &[scopes::ADMIN, scopes::AUDITOR], now)
+                    .await?;
+                self.get_replay(&principal, param(matched, "replay_id"))
+                    .await
             }
             Route::UpdateClient => {
                 let principal = self.operator(req, scopes::ADMIN, now).await?;

@@ -14,10 +14,12 @@ pub mod inventory;
 pub mod issuance;
 pub mod oauth;
 mod query;
+pub mod replays;
 pub mod revocation;
 pub mod rotation;
 pub mod routes;
 pub mod standing;
+pub mod status;
 pub mod views;
 
 pub use app::App;

@@ -6,7 +6,11 @@ use clavis_api::App;
 use clavis_api::client_revocation::RevokeClientConfig;
 use clavis_api::issuance::IssueConfig;
 use clavis_api::oauth::OAuthConfig;
+use clavis_api::replays::ReplayConfig;
+use clavis_api::status::StatusConfig;
+use clavis_aws::invoke::AsyncInvoker;
 use clavis_aws::kms::Kms;
+use clavis_aws::monitoring::StackMonitor;
 use clavis_aws::sqs::QueueSender;
 use clavis_aws::workflows::{Launcher, Workflows};
 use clavis_lambda::config::required;
@@ -60,15 +64,38 @@ async fn main() -> Result<(), RuntimeError> {
     )
     .with_cool_off(clavis_lambda::config::start_cool_off());
     let governance = Governance::shipped(&deps.settings.stage, "api")?;
-    let app = for_process(App::new(
-        deps.repo.clone(),
-        Kms::new(clavis_aws::clients::kms(&deps.sdk)),
-        launcher,
-        issue,
-        revoke_client,
-        oauth,
-        governance,
-    ));
+    let app = for_process(
+        App::new(
+            deps.repo.clone(),
+            Kms::new(clavis_aws::clients::kms(&deps.sdk)),
+            launcher,
+            issue,
+            revoke_client,
+            oauth,
+            governance,
+        )
+        .with_status(StatusConfig {
+            monitor: StackMonitor::new(
+                clavis_aws::clients::sqs(&deps.sdk),
+                clavis_aws::clients::cloudwatch(&deps.sdk),
+            ),
+            stage: deps.settings.stage.clone(),
+            queues: vec![
+                ("events-dlq".into(), deps.settings.events_dlq_url.clone()),
+                (
+                    "workflow-dlq".into(),
+                    deps.settings.workflow_dlq_url.clone(),
+                ),
+                ("intake".into(), deps.settings.intake_queue_url.clone()),
+                ("intake-dlq".into(), required("INTAKE_DLQ_URL")?),
+            ],
+            alarm_prefix: format!("clavis-{}-", deps.settings.stage),
+        })
+        .with_replay(ReplayConfig {
+            invoker: AsyncInvoker::new(clavis_aws::clients::lambda(&deps.sdk)),
+            function: required("REPLAY_FUNCTION")?,
+        }),
+    );
     lambda_http::run(service_fn(move |req: Request| {
         let context = req.lambda_context_ref().cloned().unwrap_or_default();
         let span = telemetry::invocation_span(&context);

@@ -52,6 +52,12 @@ pub enum Route {
     ExportAudit,
     /// `GET /v1/access-review`: per client, credentials, expiry, last use and flags.
     AccessReview,
+    /// `GET /v1/status`: the stack's queues and alarms.
+    Status,
+    /// `POST /v1/replays`: start a replay run.
+    StartReplay,
+    /// `GET /v1/replays/{replay_id}`: how a replay run stands.
+    GetReplay,
     /// `POST /oauth2/introspect`: RFC 7662 introspection.
     Introspect,
     /// `POST /oauth2/token`: client credentials grant.
@@ -89,6 +95,9 @@ impl Route {
             Self::Deny => "Deny",
             Self::ExportAudit => "ExportAudit",
             Self::AccessReview => "AccessReview",
+            Self::Status => "Status",
+            Self::StartReplay => "StartReplay",
+            Self::GetReplay => "GetReplay",
             Self::Introspect => "Introspect",
             Self::Token => "Token",
             Self::Jwks => "Jwks",
@@ -102,6 +111,9 @@ pub const ROUTES: &[(Method, &str, Route)] = &[
     (Method::GET, "/healthz", Route::Health),
     (Method::POST, "/v1/clients", Route::RegisterClient),
     (Method::GET, "/v1/clients", Route::ListClients),
+    (Method::GET, "/v1/status", Route::Status),
+    (Method::POST, "/v1/replays", Route::StartReplay),
+    (Method::GET, "/v1/replays/{replay_id}", Route::GetReplay),
     (Method::GET, "/v1/clients/{client_id}", Route::GetClient),
     (
         Method::PATCH,

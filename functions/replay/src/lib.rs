@@ -14,117 +14,39 @@
 
 mod handlers;
 
-use std::collections::BTreeSet;
-
 use clavis_aws::dynamo::Repository;
 use clavis_aws::events::EventPublisher;
 use clavis_aws::sqs::{MAX_RECEIVE, QueueDrain, Received};
 use clavis_aws::workflows::Workflows;
 use clavis_core::Error;
-use serde::{Deserialize, Serialize};
+
 use time::OffsetDateTime;
 
 /// How long a received message stays hidden while a run handles it.
 const HIDE_SECONDS: i32 = 300;
-/// Messages one run handles per queue when the request names no limit.
-pub const DEFAULT_MAX_MESSAGES: usize = 1000;
+pub use clavis_core::replay::DEFAULT_MAX_MESSAGES;
 /// The actor recorded for replays.
 pub const ACTOR: &str = "replay";
 
-/// A queue replay drains.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum QueueName {
-    /// Parked events.
-    Events,
-    /// Parked workflow executions.
-    Workflow,
-    /// Workflow starts Step Functions refused.
-    Intake,
-}
+pub use clavis_core::replay::{QueueName, QueueReport, ReplayReport, ReplayRequest};
 
-/// The invocation payload: `{}` drains everything.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ReplayRequest {
-    /// Which queues (default: all three).
-    #[serde(default = "all_queues")]
-    pub queues: BTreeSet<QueueName>,
-    /// At most this many messages per queue.
-    #[serde(default = "default_max")]
-    pub max_messages: usize,
-}
-
-impl QueueName {
-    /// The `Queue` dimension of replay's metrics.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Events => "events",
-            Self::Workflow => "workflow",
-            Self::Intake => "intake",
-        }
+/// Counts what a run did with `queue`'s messages, by outcome.
+fn measure(report: &QueueReport, queue: QueueName) {
+    let counts = [
+        ("replayed", report.replayed),
+        ("obsolete", report.obsolete),
+        ("still_failing", report.still_failing),
+        ("unreadable", report.unreadable),
+        ("deferred", report.deferred),
+        ("waiting", report.waiting),
+    ];
+    for (outcome, n) in counts {
+        clavis_lambda::metrics::replayed(
+            queue.as_str(),
+            outcome,
+            u64::try_from(n).unwrap_or(u64::MAX),
+        );
     }
-}
-
-fn all_queues() -> BTreeSet<QueueName> {
-    BTreeSet::from([QueueName::Events, QueueName::Workflow, QueueName::Intake])
-}
-
-fn default_max() -> usize {
-    DEFAULT_MAX_MESSAGES
-}
-
-/// What one queue's drain did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct QueueReport {
-    /// Replayed and deleted.
-    pub replayed: usize,
-    /// Nothing left to do (e.g. the request completed meanwhile): deleted.
-    pub obsolete: usize,
-    /// Still failing: left on the queue for the next run.
-    pub still_failing: usize,
-    /// Not a message replay understands: left on the queue for an operator.
-    pub unreadable: usize,
-    /// Not tried: an earlier message of this run still failed (the circuit opened), so the
-    /// rest stays queued, in order, for a run after the dependency recovered.
-    pub deferred: usize,
-    /// Waiting for something else first (an unrecorded failure the reaper settles): kept.
-    pub waiting: usize,
-}
-
-impl QueueReport {
-    /// Counts what this run did with `queue`'s messages, by outcome.
-    fn measure(&self, queue: QueueName) {
-        let counts = [
-            ("replayed", self.replayed),
-            ("obsolete", self.obsolete),
-            ("still_failing", self.still_failing),
-            ("unreadable", self.unreadable),
-            ("deferred", self.deferred),
-            ("waiting", self.waiting),
-        ];
-        for (outcome, n) in counts {
-            clavis_lambda::metrics::replayed(
-                queue.as_str(),
-                outcome,
-                u64::try_from(n).unwrap_or(u64::MAX),
-            );
-        }
-    }
-}
-
-/// The run's answer.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct ReplayReport {
-    /// The events DLQ, if drained.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub events: Option<QueueReport>,
-    /// The workflow DLQ, if drained.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub workflow: Option<QueueReport>,
-    /// The intake queue, if drained.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub intake: Option<QueueReport>,
 }
 
 /// The outcome of replaying one message.
@@ -184,21 +106,54 @@ pub struct Replayer {
 }
 
 impl Replayer {
-    /// Drains the requested queues.
+    /// Drains the requested queues. A run started through the API (`replay_id`) keeps its
+    /// record up to date after each queue, and says when it finished or why it failed.
     pub async fn replay(
         &self,
         request: ReplayRequest,
         now: OffsetDateTime,
     ) -> Result<ReplayReport, Error> {
+        let run = request.replay_id.as_deref();
+        let result = self.drain_all(&request, run, now).await;
+        if let Some(id) = run {
+            let finished = OffsetDateTime::now_utc();
+            let recorded = match &result {
+                Ok(report) => {
+                    self.repo
+                        .finish_replay_run(id, report, None, finished)
+                        .await
+                }
+                Err(e) => {
+                    let problem = e.to_string();
+                    self.repo
+                        .finish_replay_run(id, &ReplayReport::default(), Some(&problem), finished)
+                        .await
+                }
+            };
+            if let Err(e) = recorded {
+                tracing::warn!(replay_id = id, error = %e, "the run's record was not updated");
+            }
+        }
+        result
+    }
+
+    async fn drain_all(
+        &self,
+        request: &ReplayRequest,
+        run: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<ReplayReport, Error> {
         let mut report = ReplayReport::default();
         for queue in &request.queues {
             let drained = self.drain_queue(*queue, request.max_messages, now).await?;
-            drained.measure(*queue);
+            measure(&drained, *queue);
             tracing::info!(queue = ?queue, replayed = drained.replayed, obsolete = drained.obsolete, still_failing = drained.still_failing, unreadable = drained.unreadable, deferred = drained.deferred, waiting = drained.waiting, "replayed");
-            match queue {
-                QueueName::Events => report.events = Some(drained),
-                QueueName::Workflow => report.workflow = Some(drained),
-                QueueName::Intake => report.intake = Some(drained),
+            report.set(*queue, drained);
+            if let Some(id) = run
+                && let Err(e) = self.repo.record_replay_progress(id, &report).await
+            {
+                // The run goes on: its record is a view, the queues are the truth.
+                tracing::warn!(replay_id = id, error = %e, "progress not recorded");
             }
         }
         Ok(report)
@@ -323,6 +278,7 @@ impl Replayer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeSet;
 
     #[test]
     fn an_empty_request_drains_everything() {

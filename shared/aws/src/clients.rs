@@ -44,9 +44,16 @@ counted_client!(
     secretsmanager,
     aws_sdk_secretsmanager
 );
-#[cfg(feature = "deploy")]
+#[cfg(feature = "monitoring")]
 counted_client!(
-    /// Lambda (the pre-traffic hook invokes the version being deployed).
+    /// CloudWatch (the api reads the stack's alarm states for `GET /v1/status`).
+    cloudwatch,
+    aws_sdk_cloudwatch
+);
+#[cfg(feature = "invoke")]
+counted_client!(
+    /// Lambda (the pre-traffic hook invokes the version being deployed; the api starts
+    /// replay runs).
     lambda,
     aws_sdk_lambda
 );

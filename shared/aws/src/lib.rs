@@ -14,7 +14,11 @@ pub mod deploy;
 pub mod dynamo;
 pub mod events;
 pub mod fault;
+#[cfg(feature = "invoke")]
+pub mod invoke;
 pub mod kms;
+#[cfg(feature = "monitoring")]
+pub mod monitoring;
 pub mod sqs;
 pub mod vault;
 pub mod workflows;

@@ -19,12 +19,14 @@ pub mod ids;
 pub mod issuance;
 pub mod jwk;
 pub mod lifecycle;
+pub mod replay;
 pub mod request;
 pub mod revocation;
 pub mod risk;
 pub mod rotation;
 pub mod scopes;
 pub mod secret;
+pub mod status;
 pub mod token;
 pub mod workflow;
 

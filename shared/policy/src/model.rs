@@ -67,6 +67,10 @@ pub enum Action<'a> {
     Introspect,
     /// Read the revocation registry.
     ReadRegistry,
+    /// Read how the stack stands: its queues, alarms and replay runs.
+    ReadStatus,
+    /// Start a replay run.
+    Replay,
     /// May this issuance (of the requester, with these risk factors) happen at all?
     Issue(&'a Client, &'a IssuanceParams, &'a RiskFactors),
     /// May it happen without an approver?
@@ -97,6 +101,8 @@ impl Action<'_> {
             Self::ExportAudit(_) => "ExportAudit",
             Self::Introspect => "Introspect",
             Self::ReadRegistry => "ReadRegistry",
+            Self::ReadStatus => "ReadStatus",
+            Self::Replay => "Replay",
             Self::Issue(..) => "Issue",
             Self::IssueWithoutApproval(..) => "IssueWithoutApproval",
             Self::ReadApproval(_) => "ReadApproval",
@@ -259,6 +265,11 @@ impl Action<'_> {
             Self::Introspect | Self::ReadRegistry => Entity {
                 kind: "Registry",
                 id: "registry".into(),
+                attrs: Vec::new(),
+            },
+            Self::ReadStatus | Self::Replay => Entity {
+                kind: "Stack",
+                id: "stack".into(),
                 attrs: Vec::new(),
             },
         }

@@ -255,6 +255,24 @@ fn introspection_and_the_registry_need_their_own_scopes() {
 }
 
 #[test]
+fn only_administrators_and_auditors_read_the_status_and_only_administrators_replay() {
+    for scopes in [&["clavis.admin"][..], &["clavis.auditor"]] {
+        assert!(
+            decide("prod", &Who::with(scopes), Action::ReadStatus).allowed,
+            "{scopes:?}"
+        );
+    }
+    let others: Vec<&str> = ALL
+        .into_iter()
+        .filter(|s| *s != "clavis.admin" && *s != "clavis.auditor")
+        .collect();
+    assert!(!decide("prod", &Who::with(&others), Action::ReadStatus).allowed);
+    assert!(decide("prod", &Who::with(&["clavis.admin"]), Action::Replay).allowed);
+    let all_but_admin: Vec<&str> = ALL.into_iter().filter(|s| *s != "clavis.admin").collect();
+    assert!(!decide("prod", &Who::with(&all_but_admin), Action::Replay).allowed);
+}
+
+#[test]
 fn an_operator_cannot_revoke_its_own_client() {
     let revoker = Who::with(&["clavis.revoker"]);
     let mut own = client(Environment::Dev, &["clavis.revoker"]);

@@ -105,12 +105,28 @@ impl Api {
     /// Asks `/oauth2/token` for a new token for the audience `clavis` with every scope the
     /// operator holds, and keeps it.
     pub async fn fetch_token(&self) -> CliResult<CachedToken> {
+        let token = self.request_token(AUDIENCE, None).await?;
+        self.keep(Some(token.clone()))?;
+        Ok(token)
+    }
+
+    /// Asks `/oauth2/token` for a token for `audience`, with `scope` (space-separated) or
+    /// every scope the credential holds; keeps nothing.
+    pub async fn request_token(
+        &self,
+        audience: &str,
+        scope: Option<&str>,
+    ) -> CliResult<CachedToken> {
         let profile = self.profile();
+        let mut form = vec![("grant_type", "client_credentials"), ("audience", audience)];
+        if let Some(scope) = scope {
+            form.push(("scope", scope));
+        }
         let resp = self
             .http
             .post(self.url("/oauth2/token"))
             .basic_auth(&profile.client_id, Some(&profile.client_secret))
-            .form(&[("grant_type", "client_credentials"), ("audience", AUDIENCE)])
+            .form(&form)
             .send()
             .await
             .map_err(|e| unreachable(&profile.api_url, &e))?;
@@ -119,21 +135,23 @@ impl Api {
             .bytes()
             .await
             .map_err(|e| unreachable(&profile.api_url, &e))?;
-        if !status.is_success() {
+        if status == StatusCode::UNAUTHORIZED {
             let problem = Problem::from_body(status.as_u16(), &bytes);
             return Err(classify(problem).with_hint(
                 "the profile's credential no longer gets a token (revoked, expired or suspended?): \
                  run `clavis login` with a valid credential",
             ));
         }
+        if !status.is_success() {
+            // invalid_scope, invalid_target: what was asked for, not who asked.
+            return Err(classify(Problem::from_body(status.as_u16(), &bytes)));
+        }
         let answer: TokenAnswer = serde_json::from_slice(&bytes)
             .map_err(|e| CliError::Fault(format!("unreadable token answer: {e}")))?;
-        let token = CachedToken {
+        Ok(CachedToken {
             access_token: answer.access_token,
             expires_at: now() + answer.expires_in,
-        };
-        self.keep(Some(token.clone()))?;
-        Ok(token)
+        })
     }
 
     fn keep(&self, token: Option<CachedToken>) -> CliResult {

@@ -77,6 +77,40 @@ pub enum Command {
   clavis whoami
   clavis whoami -o json | jq -r .scope")]
     Whoami,
+    /// How the stack stands: the queues where work waits after a fault, and its alarms.
+    #[command(after_help = "Examples:
+  clavis status                  # exit 4 when an alarm rings or work waits
+  clavis status -o json
+
+Needs clavis.admin or clavis.auditor. Each alarm in ALARM is shown with its runbook.")]
+    Status,
+    /// Retry work parked by a fault (events, workflows, starts), following the run to its end.
+    #[command(after_help = "Examples:
+  clavis replay                          # every queue; a table of what each run did
+  clavis replay --queue events --max-messages 100
+  clavis replay --no-wait                # start it, print its id, return
+  clavis replay --follow rpl_01K…        # follow a run started before
+
+Needs clavis.admin (following a run: clavis.admin or clavis.auditor). Every replay is
+idempotent. Exit 4 when messages are still queued (their dependency still fails, or they need
+an operator), 3 when the run itself failed.")]
+    Replay {
+        /// events, workflow or intake (repeat; default: all three).
+        #[arg(long = "queue", conflicts_with = "follow")]
+        queues: Vec<String>,
+        /// At most this many messages per queue (1 to 1000, default 1000).
+        #[arg(long, conflicts_with = "follow")]
+        max_messages: Option<usize>,
+        /// Start the run and return at once.
+        #[arg(long, conflicts_with = "follow")]
+        no_wait: bool,
+        /// Follow a run started before, by its id.
+        #[arg(long)]
+        follow: Option<String>,
+        /// Stop following after this many seconds (the run goes on).
+        #[arg(long, default_value_t = 600)]
+        timeout: u64,
+    },
     /// Register, list, inspect, change, suspend, resume and revoke API clients.
     #[command(subcommand)]
     Clients(ClientsCommand),
@@ -551,9 +585,20 @@ the API named.")]
 /// `clavis token …`.
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
-    /// Print a fresh access token for the profile (audience `clavis`).
-    #[command(after_help = "Example:\n  curl -H \"authorization: Bearer $(clavis token get)\" …")]
-    Get,
+    /// Print a fresh access token for the profile: for the API (audience `clavis`), or for
+    /// any audience and scopes its credential holds.
+    #[command(after_help = "Examples:
+  curl -H \"authorization: Bearer $(clavis token get)\" …
+  CLAVIS_API_URL=… CLAVIS_CLIENT_ID=cli_01K… CLAVIS_CLIENT_SECRET=\"$(cat billing.secret)\" \\
+    clavis token get --audience https://billing.example.com --scope billing:read")]
+    Get {
+        /// The audience (default `clavis`, the API itself).
+        #[arg(long)]
+        audience: Option<String>,
+        /// The scopes, space-separated or repeated (default: every scope the credential holds).
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+    },
     /// Decode a JWT read from standard input: its header and claims (the signature is not
     /// checked: resource servers use clavis-verify). A token is a credential, so it is never
     /// an argument.

@@ -36,6 +36,11 @@ pub fn credential(id: &CredentialId) -> (String, String) {
     (format!("CREDENTIAL#{id}"), "CREDENTIAL".into())
 }
 
+/// Key of the record of a replay run started through the API.
+pub fn replay_run(id: &str) -> (String, String) {
+    (format!("REPLAY#{id}"), "RUN".into())
+}
+
 /// Key of the marker that says the first operator exists.
 pub fn bootstrap_marker() -> (String, String) {
     ("BOOTSTRAP".into(), "OPERATOR".into())

@@ -21,6 +21,7 @@ pub mod outbox;
 pub mod policy;
 pub mod rates;
 pub mod renewal;
+pub mod replay_runs;
 pub mod request_replay;
 pub mod revocations;
 pub mod rotation;

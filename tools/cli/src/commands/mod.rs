@@ -6,8 +6,10 @@ pub mod clients;
 pub mod credentials;
 pub mod declared;
 pub mod login;
+pub mod replay;
 pub mod requests;
 pub mod revocations;
+pub mod status;
 pub mod tokens;
 
 use serde_json::{Value, json};
@@ -47,6 +49,24 @@ pub async fn run(cli: Cli) -> CliResult {
     };
     match cli.command {
         Command::Whoami => login::whoami(&ctx).await,
+        Command::Status => status::run(&ctx).await,
+        Command::Replay {
+            queues,
+            max_messages,
+            no_wait,
+            follow,
+            timeout,
+        } => {
+            let timeout = std::time::Duration::from_secs(timeout);
+            match follow {
+                Some(id) => {
+                    let id = crate::api::path_id("replay run", &id)?;
+                    let mut run = ctx.api.get(&format!("/v1/replays/{id}")).await?;
+                    replay::follow(&ctx, id, &mut run, timeout).await
+                }
+                None => replay::run(&ctx, queues, max_messages, no_wait, timeout).await,
+            }
+        }
         Command::Clients(c) => clients::run(&ctx, c).await,
         Command::Credentials(c) => credentials::run(&ctx, c).await,
         Command::Plan { file, check } => declared::plan(&ctx, &file, check).await,
@@ -55,7 +75,10 @@ pub async fn run(cli: Cli) -> CliResult {
         Command::Approvals(c) => approvals::run(&ctx, c).await,
         Command::Revocations(c) => revocations::run(&ctx, c).await,
         Command::Audit(c) => audit::run(&ctx, c).await,
-        Command::Token(_) => tokens::get(&ctx).await,
+        Command::Token(crate::args::TokenCommand::Get { audience, scopes }) => {
+            tokens::get(&ctx, audience.as_deref(), &scopes).await
+        }
+        Command::Token(crate::args::TokenCommand::Decode) => Ok(()),
         Command::Login(_) | Command::Logout | Command::Completions { .. } => Ok(()),
     }
 }

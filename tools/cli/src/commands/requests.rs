@@ -115,7 +115,10 @@ pub async fn settle(
 ) -> CliResult {
     let request_id = answer["request_id"].as_str().unwrap_or_default().to_owned();
     let deadline = wait.map(|w| Instant::now() + w);
-    let spinner = spinner(&request_id, ctx.format);
+    let spinner = spinner(
+        &format!("{request_id}: waiting for the workflow"),
+        ctx.format,
+    );
     let mut interval = Duration::from_millis(500);
     loop {
         match answer["status"].as_str().unwrap_or_default() {
@@ -258,14 +261,16 @@ fn take_secret(answer: &mut Value) -> Option<String> {
         .and_then(|v| v.as_str().map(str::to_owned))
 }
 
-fn spinner(request_id: &str, format: Format) -> ProgressBar {
+/// A spinner on stderr saying `message`, drawn only on a terminal and for tables: scripts and
+/// JSON output see nothing of it.
+pub fn spinner(message: &str, format: Format) -> ProgressBar {
     // On stderr, and drawn only on a terminal: scripts and JSON output see nothing of it.
     let bar = ProgressBar::new_spinner();
     if format == Format::Table {
         if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} ({elapsed})") {
             bar.set_style(style);
         }
-        bar.set_message(format!("{request_id}: waiting for the workflow"));
+        bar.set_message(message.to_owned());
         bar.enable_steady_tick(Duration::from_millis(120));
     } else {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());

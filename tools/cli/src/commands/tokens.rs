@@ -9,9 +9,17 @@ use crate::error::CliResult;
 use crate::output::{self, Format};
 use crate::token;
 
-/// Prints a fresh access token (the bare JWT, or the JSON with its expiry).
-pub async fn get(ctx: &Ctx) -> CliResult {
-    let token = ctx.api.fetch_token().await?;
+/// Prints a fresh access token (the bare JWT, or the JSON with its expiry): the API's (kept in
+/// the profile), or one for `audience` and `scopes` (kept nowhere).
+pub async fn get(ctx: &Ctx, audience: Option<&str>, scopes: &[String]) -> CliResult {
+    let token = if audience.is_none() && scopes.is_empty() {
+        ctx.api.fetch_token().await?
+    } else {
+        let scope = (!scopes.is_empty()).then(|| scopes.join(" "));
+        ctx.api
+            .request_token(audience.unwrap_or("clavis"), scope.as_deref())
+            .await?
+    };
     match ctx.format {
         Format::Table => crate::say!("{}", token.access_token),
         Format::Json => output::json(&json!({
