@@ -1,4 +1,4 @@
-//! The Clavis HTTP API (DESIGN §5): routing, operator authentication and the handlers.
+//! The Clavis HTTP API (openapi.yaml): routing, operator authentication and the handlers.
 //!
 //! `main.rs` only wires; everything here is an ordinary library, tested without the runtime.
 

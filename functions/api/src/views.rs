@@ -1,5 +1,5 @@
 //! What the API answers: views of stored values that leave out what callers must not see
-//! (hashes, versions) and name fields as DESIGN §5 does.
+//! (hashes, versions) and name fields as openapi.yaml does.
 
 use std::collections::BTreeSet;
 

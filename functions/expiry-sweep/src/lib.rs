@@ -1,4 +1,4 @@
-//! `expiry-sweep` (DESIGN §4, "Expiry sweep"), run by an EventBridge schedule: marks every
+//! `expiry-sweep` (docs/architecture.md, "Workflows"), run by an EventBridge schedule: marks every
 //! credential whose lifetime has ended expired, each with its audit record and
 //! `Credential Expired` event in one transaction; then announces every renewal window that
 //! opened ([`renewal`]).

@@ -1,4 +1,4 @@
-//! The outbox publisher (DESIGN §4, "Publishing"): stream records of outbox inserts become
+//! The outbox publisher (docs/architecture.md, "Events"): stream records of outbox inserts become
 //! EventBridge events. Entries the bus refuses are retried; when a call fails as a whole (the
 //! bus unreachable, after the SDK's own retries) the rest of the batch is not tried. What still
 //! fails goes to the events DLQ with its record, for `replay`; only a record that cannot even be

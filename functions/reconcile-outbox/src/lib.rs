@@ -1,6 +1,6 @@
-//! `reconcile-outbox` (DESIGN §4, "Publishing"), run by an EventBridge schedule: re-publishes
-//! every outbox entry that no publisher handed off within [`DEADLINE_SECONDS`] of being
-//! queued. Normally there is none: `publish-events` takes each entry out of the pending index
+//! `reconcile-outbox` (docs/architecture.md, "Events"), run by an EventBridge schedule:
+//! re-publishes every outbox entry that no publisher handed off within [`DEADLINE_SECONDS`] of
+//! being queued. Normally there is none: `publish-events` takes each entry out of the pending index
 //! once it is on the bus or parked in the events DLQ. An entry left there means its stream
 //! record never reached a publisher (the mapping disabled, or failing for longer than the
 //! stream keeps records), and without this it would be lost.

@@ -1,5 +1,5 @@
-//! Replay (DESIGN §4): drains the three queues where work waits after a fault, and reports
-//! what it replayed and what still fails.
+//! Replay (docs/architecture.md, "Workflows"): drains the three queues where work waits after a
+//! fault, and reports what it replayed and what still fails.
 //!
 //! - **events DLQ**: parked outbox entries are re-put on the bus unchanged (same `event_id`,
 //!   so a subscriber that saw one already drops the copy);

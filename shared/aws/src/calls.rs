@@ -1,5 +1,6 @@
 //! Counting AWS calls: an SDK interceptor that tallies every operation by service and name, so
-//! a function can report what one invocation cost (DESIGN §10: count calls, keep them minimal).
+//! a function can report what one invocation cost (docs/benchmarks.md counts them per issuance:
+//! keep them minimal).
 //!
 //! Every client Clavis builds goes through [`clients`](crate::clients), which installs the
 //! counter. A Lambda process handles one event at a time, so draining the tally at the end of

@@ -1,4 +1,4 @@
-//! The audit trail: append-only records, hash-chained per client (DESIGN §3).
+//! The audit trail: append-only records, hash-chained per client (docs/architecture.md).
 //!
 //! `hash = sha256(prev_hash || canonical record)`. Editing, removing or reordering any record
 //! breaks every hash after it, which [`verify_chain`] finds.

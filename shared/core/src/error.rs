@@ -1,4 +1,5 @@
-//! The error taxonomy: user errors and system faults, never mixed (DESIGN §3).
+//! The error taxonomy: user errors and system faults, never mixed (docs/architecture.md, "Errors
+//! and retries").
 //!
 //! A [`UserError`] is the caller's mistake: answered with a 4xx, named `Clavis.User.*` in Step
 //! Functions, never retried. A [`SystemFault`] is ours or the cloud's: answered with a 5xx/503,

@@ -1,4 +1,5 @@
-//! The events Clavis emits on its bus (DESIGN §6), as typed `detail` payloads.
+//! The events Clavis emits on its bus (docs/architecture.md, "Events"; docs/subscribers.md), as
+//! typed `detail` payloads.
 //!
 //! Every detail carries `event_id` (subscribers dedupe on it), `occurred_at` and
 //! `schema_version`; the JSON Schemas in `events/schemas/` describe exactly these structs, and

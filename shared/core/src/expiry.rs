@@ -1,5 +1,5 @@
-//! Expiry buckets (DESIGN §4, "Expiry sweep"): every active credential carries the UTC day its
-//! lifetime ends in, so a sweep reads the `by-expiry` index one due day at a time and its cost
+//! Expiry buckets (docs/architecture.md, "Workflows"): every active credential carries the UTC day
+//! its lifetime ends in, so a sweep reads the `by-expiry` index one due day at a time and its cost
 //! grows with what is due, never with the table. The sweep keeps a checkpoint: the first day
 //! it has not yet drained.
 

@@ -1,4 +1,4 @@
-//! The credential lifecycle as an explicit state machine (DESIGN §3).
+//! The credential lifecycle as an explicit state machine (docs/architecture.md, "The lifecycle").
 //!
 //! `requested → pending_approval → approved → active → expired | revoked`, plus `denied` and
 //! `failed`. Every change of state goes through [`transition`]; terminal states are final.

@@ -1,4 +1,4 @@
-//! Operator scopes: what a caller of the operator API may do (DESIGN §5).
+//! Operator scopes: what a caller of the operator API may do (openapi.yaml).
 
 /// Register and manage clients.
 pub const ADMIN: &str = "clavis.admin";

@@ -1,4 +1,5 @@
-//! Client secrets: `clv_<live|test>_<credential ulid>_<random base62>_<crc32 base62>` (DESIGN §3).
+//! Client secrets: `clv_<live|test>_<credential ulid>_<random base62>_<crc32 base62>`
+//! (docs/architecture.md, "Secrets and keys").
 //!
 //! 43 base62 characters from the OS CSPRNG carry 256 bits; the credential ULID inside makes the
 //! lookup one GetItem; the CRC-32 lets scanners and the API reject typos without a read. Only the

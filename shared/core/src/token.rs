@@ -1,4 +1,4 @@
-//! OAuth 2.0 access tokens (DESIGN §5): the client credentials grant's request (RFC 6749 §4.4)
+//! OAuth 2.0 access tokens (openapi.yaml): the client credentials grant's request (RFC 6749 §4.4)
 //! and errors (§5.2), narrowing what a token carries to what its credential allows, and the
 //! RFC 9068 JWT (`typ: at+jwt`, ES256) up to the signing input. Signing itself is KMS's.
 

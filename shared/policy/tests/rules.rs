@@ -1,4 +1,4 @@
-//! Every rule the shipped policies enforce, decided by the real policy set (DESIGN §7).
+//! Every rule the shipped policies enforce, decided by the real policy set (docs/controls.md).
 
 use std::collections::BTreeSet;
 

@@ -1,5 +1,5 @@
-//! The transactional outbox (DESIGN §4, "Publishing"): every lifecycle change queues its event
-//! as an item in the same transaction; the table's stream hands it to `publish-events`.
+//! The transactional outbox (docs/architecture.md, "Events"): every lifecycle change queues its
+//! event as an item in the same transaction; the table's stream hands it to `publish-events`.
 //!
 //! Until a publisher has handed an entry off (put it on the bus, or parked it in the events
 //! DLQ) it carries a `pending_shard` and sits in the sparse `outbox-pending` index. The
