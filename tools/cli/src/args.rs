@@ -12,7 +12,7 @@ use crate::profile::DEFAULT_PROFILE;
 #[command(
     name = "clavis",
     version,
-    about = "Drive a Clavis stack through its HTTP API: clients, credentials, approvals, revocations, audit.",
+    about = "Drive a Clavis stack through its HTTP API: clients, credentials, approvals, revocations, audit, status and replay.",
     after_help = root_help(),
 )]
 pub struct Cli {
@@ -77,40 +77,6 @@ pub enum Command {
   clavis whoami
   clavis whoami -o json | jq -r .scope")]
     Whoami,
-    /// How the stack stands: the queues where work waits after a fault, and its alarms.
-    #[command(after_help = "Examples:
-  clavis status                  # exit 4 when an alarm rings or work waits
-  clavis status -o json
-
-Needs clavis.admin or clavis.auditor. Each alarm in ALARM is shown with its runbook.")]
-    Status,
-    /// Retry work parked by a fault (events, workflows, starts), following the run to its end.
-    #[command(after_help = "Examples:
-  clavis replay                          # every queue; a table of what each run did
-  clavis replay --queue events --max-messages 100
-  clavis replay --no-wait                # start it, print its id, return
-  clavis replay --follow rpl_01K…        # follow a run started before
-
-Needs clavis.admin (following a run: clavis.admin or clavis.auditor). Every replay is
-idempotent. Exit 4 when messages are still queued (their dependency still fails, or they need
-an operator), 3 when the run itself failed.")]
-    Replay {
-        /// events, workflow or intake (repeat; default: all three).
-        #[arg(long = "queue", conflicts_with = "follow")]
-        queues: Vec<String>,
-        /// At most this many messages per queue (1 to 1000, default 1000).
-        #[arg(long, conflicts_with = "follow")]
-        max_messages: Option<usize>,
-        /// Start the run and return at once.
-        #[arg(long, conflicts_with = "follow")]
-        no_wait: bool,
-        /// Follow a run started before, by its id.
-        #[arg(long)]
-        follow: Option<String>,
-        /// Stop following after this many seconds (the run goes on).
-        #[arg(long, default_value_t = 600)]
-        timeout: u64,
-    },
     /// Register, list, inspect, change, suspend, resume and revoke API clients.
     #[command(subcommand)]
     Clients(ClientsCommand),
@@ -172,6 +138,40 @@ environment or delivery target, an ambiguous name); see `clavis plan --help` for
     /// Access tokens: get one for the profile, or decode one (without trusting it).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// How the stack stands: the queues where work waits after a fault, and its alarms.
+    #[command(after_help = "Examples:
+  clavis status                  # exit 4 when an alarm rings or work waits
+  clavis status -o json
+
+Needs clavis.admin or clavis.auditor. Each alarm in ALARM is shown with its runbook.")]
+    Status,
+    /// Retry work parked by a fault (events, workflows, starts), following the run to its end.
+    #[command(after_help = "Examples:
+  clavis replay                          # every queue; a table of what each run did
+  clavis replay --queue events --max-messages 100
+  clavis replay --no-wait                # start it, print its id, return
+  clavis replay --follow rpl_01K…        # follow a run started before
+
+Needs clavis.admin (following a run: clavis.admin or clavis.auditor). Every replay is
+idempotent. Exit 4 when messages are still queued (their dependency still fails, or they need
+an operator), 3 when the run itself failed.")]
+    Replay {
+        /// events, workflow or intake (repeat; default: all three).
+        #[arg(long = "queue", conflicts_with = "follow")]
+        queues: Vec<String>,
+        /// At most this many messages per queue (1 to 1000, default 1000).
+        #[arg(long, conflicts_with = "follow")]
+        max_messages: Option<usize>,
+        /// Start the run and return at once.
+        #[arg(long, conflicts_with = "follow")]
+        no_wait: bool,
+        /// Follow a run started before, by its id.
+        #[arg(long)]
+        follow: Option<String>,
+        /// Stop following after this many seconds (the run goes on).
+        #[arg(long, default_value_t = 600)]
+        timeout: u64,
+    },
     /// Print shell completions.
     #[command(
         after_help = "Example:\n  clavis completions bash > ~/.local/share/bash-completion/completions/clavis"

@@ -134,7 +134,8 @@ async fn watch(ctx: &Ctx, mut last: u64, interval: Duration, count: Option<usize
             Some(missing) => gap_since = Some(missing),
             None => gap_since = None,
         }
-        if next.is_none() && gap.is_none() {
+        // Caught up, or before a second look at a gap: give a late entry an interval to land.
+        if next.is_none() || gap.is_some() {
             tokio::time::sleep(interval).await;
         }
     }
