@@ -6,7 +6,7 @@ import json
 import zipfile
 from typing import Any
 
-from .cloud import Cloud
+from .cloud import Cloud, error_code
 
 
 def role(cloud: Cloud, logical_id: str, props: dict[str, Any]) -> tuple[str, dict]:
@@ -90,7 +90,9 @@ def alias(cloud: Cloud, logical_id: str, props: dict[str, Any]) -> tuple[str, di
     try:
         found = lam.create_alias(**config)
         cloud.log(f"{logical_id}: alias {props['Name']} of {props['FunctionName']} -> {config['FunctionVersion']}")
-    except lam.exceptions.ResourceConflictException:
+    except Exception as err:  # AWS: ResourceConflictException; moto: ConflictException
+        if "Conflict" not in error_code(err):
+            raise
         found = lam.update_alias(**config)
         cloud.log(f"{logical_id}: alias {props['Name']} of {props['FunctionName']} moved to {config['FunctionVersion']}")
     return found["AliasArn"], {}

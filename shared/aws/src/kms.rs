@@ -132,6 +132,9 @@ pub fn key_id_of(arn_or_id: &str) -> &str {
 pub fn der_to_jose(der: &[u8]) -> Result<[u8; 64], Error> {
     let sig = p256::ecdsa::Signature::from_der(der)
         .map_err(|e| SystemFault::Internal(format!("KMS returned a malformed signature: {e}")))?;
+    // KMS may answer either of a signature's two valid spellings (s or n - s); verifiers refuse
+    // the high one, so every token has exactly one.
+    let sig = sig.normalize_s().unwrap_or(sig);
     Ok(sig.to_bytes().into())
 }
 
@@ -166,7 +169,27 @@ mod tests {
         let key = SigningKey::from_bytes(&[7u8; 32].into()).unwrap();
         let sig: Signature = key.sign(b"hello");
         let jose = der_to_jose(sig.to_der().as_bytes()).unwrap();
-        assert_eq!(jose.as_slice(), sig.to_bytes().as_slice());
+        let low = sig.normalize_s().unwrap_or(sig);
+        assert_eq!(jose.as_slice(), low.to_bytes().as_slice());
+    }
+
+    #[test]
+    fn either_spelling_from_kms_becomes_the_low_s_one() {
+        use p256::ecdsa::signature::Verifier;
+        let key = SigningKey::from_bytes(&[7u8; 32].into()).unwrap();
+        let sig: Signature = key.sign(b"hello");
+        let low = sig.normalize_s().unwrap_or(sig);
+        let (r, s) = low.split_scalars();
+        let high = Signature::from_scalars(r.to_bytes(), (-*s).to_bytes()).unwrap();
+        assert!(
+            high.normalize_s().is_some(),
+            "the second spelling is high-S"
+        );
+        assert!(key.verifying_key().verify(b"hello", &high).is_ok());
+        for der in [low.to_der(), high.to_der()] {
+            let jose = der_to_jose(der.as_bytes()).unwrap();
+            assert_eq!(jose.as_slice(), low.to_bytes().as_slice());
+        }
     }
 
     #[test]

@@ -81,6 +81,9 @@ pub struct VerifierConfig {
     pub jwks_max_age: Duration,
     /// Registry entries asked per page.
     pub page_limit: u32,
+    /// Verified tokens remembered (by their SHA-256) so a repeat skips the signature check;
+    /// 0 turns the cache off.
+    pub token_cache_capacity: usize,
 }
 
 impl VerifierConfig {
@@ -99,6 +102,7 @@ impl VerifierConfig {
             jwks_min_refresh_interval: DEFAULT_JWKS_MIN_REFRESH_INTERVAL,
             jwks_max_age: DEFAULT_JWKS_MAX_AGE,
             page_limit: DEFAULT_PAGE_LIMIT,
+            token_cache_capacity: crate::cache::DEFAULT_CAPACITY,
         }
     }
 
@@ -113,16 +117,64 @@ impl VerifierConfig {
 pub(crate) fn url(name: &'static str, value: &str) -> Result<reqwest::Url, ConfigError> {
     let url = reqwest::Url::parse(value).map_err(|_| ConfigError::InvalidUrl { name })?;
     match url.scheme() {
-        "http" => Ok(url),
+        "http" if is_loopback(&url) => Ok(url),
+        "http" => Err(ConfigError::InsecureUrl { name }),
         "https" if cfg!(feature = "tls") => Ok(url),
         "https" => Err(ConfigError::TlsUnavailable { name }),
         _ => Err(ConfigError::InvalidUrl { name }),
     }
 }
 
+/// Whether `url` names this machine (`localhost`, 127.0.0.0/8 or `::1`), by its parsed host.
+fn is_loopback(url: &reqwest::Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_http_is_for_this_machine_only() {
+        for ok in [
+            "http://127.0.0.1:9000/api",
+            "http://127.8.0.1/",
+            "http://localhost:8080",
+            "http://[::1]:9000",
+        ] {
+            assert!(url("jwks_url", ok).is_ok(), "{ok}");
+        }
+        for insecure in [
+            "http://issuer.example.com",
+            "http://10.0.0.1",
+            "http://localhost.example.com",
+            "http://127.0.0.1.nip.io",
+        ] {
+            assert!(
+                matches!(
+                    url("jwks_url", insecure),
+                    Err(ConfigError::InsecureUrl { .. })
+                ),
+                "{insecure}"
+            );
+        }
+        assert!(
+            url("jwks_url", "https://issuer.example.com").is_ok(),
+            "tls is on by default"
+        );
+        assert!(matches!(
+            url("jwks_url", "ftp://x"),
+            Err(ConfigError::InvalidUrl { .. })
+        ));
+    }
 
     #[test]
     fn paths_are_derived_from_the_issuer() {

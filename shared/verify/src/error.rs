@@ -146,6 +146,13 @@ pub enum ConfigError {
         /// Which setting.
         name: &'static str,
     },
+    /// A plain `http` URL to another machine: keys and revocations would cross the network
+    /// unauthenticated, so anyone on the path could hand out keys.
+    #[error("{name} is plain http to another machine; use https (http is for this machine only)")]
+    InsecureUrl {
+        /// Which setting.
+        name: &'static str,
+    },
     /// An `https` URL was given but the crate was built without its `tls` feature.
     #[error("{name} is https but clavis-verify was built without the `tls` feature")]
     TlsUnavailable {

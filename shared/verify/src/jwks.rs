@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED, UnparsedPublicKey};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use p256::ecdsa::VerifyingKey;
@@ -14,8 +15,25 @@ use crate::error::JwksError;
 /// The issuer's ES256 verifying keys by key id. Several keys are normal during a rotation.
 #[derive(Clone, Default)]
 pub struct KeySet {
-    keys: HashMap<String, VerifyingKey>,
+    keys: HashMap<String, Key>,
     skipped: usize,
+}
+
+/// One key: checked on the curve once (`p256`), verified with by `aws-lc-rs`.
+#[derive(Clone)]
+struct Key {
+    checked: VerifyingKey,
+    fast: UnparsedPublicKey<Vec<u8>>,
+}
+
+impl Key {
+    fn new(checked: VerifyingKey) -> Self {
+        let sec1 = checked.to_encoded_point(false).as_bytes().to_vec();
+        Self {
+            checked,
+            fast: UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, sec1),
+        }
+    }
 }
 
 /// A JWK as published; every member optional so one odd key cannot spoil the set.
@@ -52,7 +70,7 @@ impl KeySet {
             {
                 // The first key with a kid wins; a repeated kid is ambiguous and skipped.
                 Some((kid, key)) if !set.keys.contains_key(&kid) => {
-                    set.keys.insert(kid, key);
+                    set.keys.insert(kid, Key::new(key));
                 }
                 _ => set.skipped += 1,
             }
@@ -68,14 +86,25 @@ impl KeySet {
     /// A key set from keys already in hand (pinned keys, tests).
     pub fn from_keys(keys: impl IntoIterator<Item = (String, VerifyingKey)>) -> Self {
         Self {
-            keys: keys.into_iter().collect(),
+            keys: keys
+                .into_iter()
+                .map(|(kid, key)| (kid, Key::new(key)))
+                .collect(),
             skipped: 0,
         }
     }
 
     /// The key with this id.
     pub fn get(&self, kid: &str) -> Option<&VerifyingKey> {
-        self.keys.get(kid)
+        self.keys.get(kid).map(|k| &k.checked)
+    }
+
+    /// Whether `signature` (64 bytes, `r || s`) is an ES256 signature of `message` by the key
+    /// `kid` (`aws-lc-rs`; the caller refuses the high-S spelling first).
+    pub(crate) fn verifies(&self, kid: &str, message: &[u8], signature: &[u8]) -> bool {
+        self.keys
+            .get(kid)
+            .is_some_and(|k| k.fast.verify(message, signature).is_ok())
     }
 
     /// Whether a key with this id is present.

@@ -4,7 +4,6 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use p256::ecdsa::Signature;
-use p256::ecdsa::signature::Verifier as _;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
@@ -26,12 +25,13 @@ struct Header {
     crit: Option<IgnoredAny>,
 }
 
-/// Checks the envelope and signature of `token` and answers its payload (still unparsed JSON).
+/// Checks the envelope and signature of `token` and answers its payload (still unparsed JSON)
+/// and the id of the key that signed it.
 pub(crate) fn verified_payload(
     token: &str,
     keys: &KeySet,
     max_bytes: usize,
-) -> Result<Vec<u8>, VerifyError> {
+) -> Result<(Vec<u8>, String), VerifyError> {
     if token.len() > max_bytes {
         return Err(VerifyError::TooLarge { limit: max_bytes });
     }
@@ -70,7 +70,9 @@ pub(crate) fn verified_payload(
     let kid = header
         .kid
         .ok_or(VerifyError::Malformed("header has no kid"))?;
-    let key = keys.get(&kid).ok_or(VerifyError::UnknownKey)?;
+    if !keys.contains(&kid) {
+        return Err(VerifyError::UnknownKey);
+    }
 
     // Strict base64url (no padding, no stray trailing bits) so one signature has one spelling.
     let signature = URL_SAFE_NO_PAD
@@ -79,13 +81,21 @@ pub(crate) fn verified_payload(
     if signature.len() != 64 {
         return Err(VerifyError::BadSignature);
     }
-    let signature = Signature::from_slice(&signature).map_err(|_| VerifyError::BadSignature)?;
-    key.verify(signing_input.as_bytes(), &signature)
-        .map_err(|_| VerifyError::BadSignature)?;
+    // ECDSA signatures come in two spellings, (r, s) and (r, n - s); only the low-S one is
+    // accepted, so a token has exactly one form (a cache or a deny list keyed by the token
+    // cannot be side-stepped with the other).
+    let parsed = Signature::from_slice(&signature).map_err(|_| VerifyError::BadSignature)?;
+    if parsed.normalize_s().is_some() {
+        return Err(VerifyError::BadSignature);
+    }
+    if !keys.verifies(&kid, signing_input.as_bytes(), &signature) {
+        return Err(VerifyError::BadSignature);
+    }
 
-    URL_SAFE_NO_PAD
+    let payload = URL_SAFE_NO_PAD
         .decode(payload_b64)
-        .map_err(|_| VerifyError::Malformed("payload is not base64url"))
+        .map_err(|_| VerifyError::Malformed("payload is not base64url"))?;
+    Ok((payload, kid))
 }
 
 /// RFC 9068 §4: `at+jwt`, or its full media type; media types compare case-insensitively.

@@ -8,7 +8,9 @@
 //!   current from registry pages and events), [`Validation`] (what to accept) and [`verify`];
 //! - [`Verifier`]: the same behind a cheap-to-clone handle that fetches and caches the JWKS
 //!   (refetching on an unknown `kid`, at most once per interval), pulls the revocation registry
-//!   incrementally and can keep both current in the background.
+//!   incrementally and can keep both current in the background, and remembers the tokens it
+//!   verified ([`TokenCache`]: a repeat costs a hash and a lookup; the revocation check still
+//!   runs every time).
 //!
 //! A revocation set that has not been synced for longer than
 //! [`Validation::max_staleness`] makes every verification fail with
@@ -17,6 +19,7 @@
 
 #![warn(missing_docs)]
 
+pub mod cache;
 pub mod claims;
 pub mod config;
 pub mod error;
@@ -30,6 +33,7 @@ pub mod validation;
 pub mod verifier;
 mod verify;
 
+pub use cache::TokenCache;
 pub use claims::VerifiedToken;
 pub use config::{Authorization, VerifierConfig};
 pub use error::{ConfigError, FetchError, JwksError, PageError, VerifyError};

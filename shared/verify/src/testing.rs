@@ -114,14 +114,38 @@ impl TestIssuer {
         self.mint_with_header(&self.header(), claims)
     }
 
-    /// A token with this header and these claims, signed ES256 whatever the header says.
+    /// A token with this header and these claims, signed ES256 whatever the header says, in
+    /// the low-S spelling (as Clavis signs).
     pub fn mint_with_header(&self, header: &Value, claims: &Value) -> String {
+        let signature = self.sign_low_s(header, claims);
         let signing_input = format!("{}.{}", encode_part(header), encode_part(claims));
-        let signature: Signature = self.key.sign(signing_input.as_bytes());
         format!(
             "{signing_input}.{}",
             URL_SAFE_NO_PAD.encode(signature.to_bytes())
         )
+    }
+
+    /// The same token in its other, high-S spelling `(r, n - s)`: a valid ECDSA signature
+    /// that verifiers must refuse.
+    pub fn mint_high_s(&self, claims: &Value) -> String {
+        let header = self.header();
+        let low = self.sign_low_s(&header, claims);
+        let (r, s) = low.split_scalars();
+        let high = match Signature::from_scalars(r.to_bytes(), (-*s).to_bytes()) {
+            Ok(high) => high,
+            Err(e) => panic!("n - s of a valid s is valid: {e}"),
+        };
+        let signing_input = format!("{}.{}", encode_part(&header), encode_part(claims));
+        format!(
+            "{signing_input}.{}",
+            URL_SAFE_NO_PAD.encode(high.to_bytes())
+        )
+    }
+
+    fn sign_low_s(&self, header: &Value, claims: &Value) -> Signature {
+        let signing_input = format!("{}.{}", encode_part(header), encode_part(claims));
+        let signature: Signature = self.key.sign(signing_input.as_bytes());
+        signature.normalize_s().unwrap_or(signature)
     }
 }
 

@@ -8,6 +8,7 @@ use std::time::{Instant, SystemTime};
 use tokio::sync::{Mutex, Notify};
 use tokio::task::JoinHandle;
 
+use crate::cache::{TokenCache, digest_of};
 use crate::claims::VerifiedToken;
 use crate::config::{self, VerifierConfig};
 use crate::error::{ConfigError, FetchError, PageError, VerifyError};
@@ -17,7 +18,7 @@ use crate::revocations::{
     EventOutcome, PageOutcome, RevocationEvent, RevocationPage, RevocationSet,
 };
 use crate::validation::RevocationPolicy;
-use crate::verify::verify_signed;
+use crate::verify::verify_signed_by;
 
 /// Largest JWKS answer read.
 const JWKS_LIMIT: usize = 256 * 1024;
@@ -43,6 +44,8 @@ struct Inner {
     syncing: Mutex<()>,
     /// Wakes the background task early (an event revealed a gap).
     wake: Notify,
+    /// Tokens verified before (their signature is not checked again).
+    cache: std::sync::Mutex<TokenCache>,
 }
 
 #[derive(Default)]
@@ -94,6 +97,7 @@ impl Verifier {
             .user_agent(concat!("clavis-verify/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(ConfigError::Client)?;
+        let cache = std::sync::Mutex::new(TokenCache::new(config.token_cache_capacity));
         Ok(Self {
             inner: Arc::new(Inner {
                 config,
@@ -105,6 +109,7 @@ impl Verifier {
                 revocations: RwLock::new(RevocationSet::new()),
                 syncing: Mutex::new(()),
                 wake: Notify::new(),
+                cache,
             }),
         })
     }
@@ -128,11 +133,23 @@ impl Verifier {
     ) -> Result<VerifiedToken, VerifyError> {
         let validation = &self.inner.config.validation;
         let keys = self.keys();
-        let verified = match verify_signed(token, &keys, validation, now) {
-            Err(VerifyError::UnknownKey) if self.refetch_for_unknown_key(&keys).await => {
-                verify_signed(token, &self.keys(), validation, now)?
+        let digest = digest_of(token);
+        let cached = self.cache().hit(&digest, &keys);
+        let verified = match cached {
+            Some(cached) => {
+                validation.check_claims(&cached, now)?;
+                cached
             }
-            other => other?,
+            None => {
+                let (verified, kid) = match verify_signed_by(token, &keys, validation, now) {
+                    Err(VerifyError::UnknownKey) if self.refetch_for_unknown_key(&keys).await => {
+                        verify_signed_by(token, &self.keys(), validation, now)?
+                    }
+                    other => other?,
+                };
+                self.cache().insert(digest, verified.clone(), kid);
+                verified
+            }
         };
         self.revocations()
             .check(verified.credential_id(), now, validation)?;
@@ -366,6 +383,13 @@ impl Verifier {
                 .read()
                 .unwrap_or_else(PoisonError::into_inner),
         )
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, TokenCache> {
+        self.inner
+            .cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     fn revocations(&self) -> RwLockReadGuard<'_, RevocationSet> {

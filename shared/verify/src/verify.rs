@@ -31,10 +31,20 @@ pub(crate) fn verify_signed(
     validation: &Validation,
     now: SystemTime,
 ) -> Result<VerifiedToken, VerifyError> {
-    let payload = jws::verified_payload(token, keys, validation.max_token_bytes)?;
+    verify_signed_by(token, keys, validation, now).map(|(verified, _)| verified)
+}
+
+/// [`verify_signed`], with the id of the key that signed the token.
+pub(crate) fn verify_signed_by(
+    token: &str,
+    keys: &KeySet,
+    validation: &Validation,
+    now: SystemTime,
+) -> Result<(VerifiedToken, String), VerifyError> {
+    let (payload, kid) = jws::verified_payload(token, keys, validation.max_token_bytes)?;
     let verified = claims::parse(&payload)?;
     validation.check_claims(&verified, now)?;
-    Ok(verified)
+    Ok((verified, kid))
 }
 
 #[cfg(test)]
@@ -118,6 +128,30 @@ mod tests {
 
     fn parts(token: &str) -> Vec<String> {
         token.split('.').map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn the_high_s_spelling_of_a_valid_signature_is_refused() {
+        let f = fixture();
+        let claims = f.claims();
+        let low = f.issuer.mint(&claims);
+        let high = f.issuer.mint_high_s(&claims);
+        assert_ne!(parts(&low)[2], parts(&high)[2]);
+        assert_eq!(parts(&low)[..2], parts(&high)[..2]);
+        // The other spelling is a mathematically valid ECDSA signature of the same input...
+        let signature = URL_SAFE_NO_PAD.decode(&parts(&high)[2]).unwrap();
+        let input = format!("{}.{}", parts(&high)[0], parts(&high)[1]);
+        let sig = p256::ecdsa::Signature::from_slice(&signature).unwrap();
+        use p256::ecdsa::signature::Verifier as _;
+        assert!(
+            f.issuer
+                .verifying_key()
+                .verify(input.as_bytes(), &sig)
+                .is_ok()
+        );
+        // ...and refused: one token, one spelling.
+        assert!(f.verify(&low).is_ok());
+        assert_eq!(f.verify(&high).unwrap_err(), VerifyError::BadSignature);
     }
 
     #[test]
