@@ -27,6 +27,9 @@ use lambda_http::Body;
 use serde_json::Value;
 
 const SCOPES: &[&str] = &["ledger:read"];
+
+/// The tests here count the process's KMS calls: one at a time.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 const AUDIENCE: &str = "https://ledger.example";
 const FORM: &[(&str, &str)] = &[("grant_type", "client_credentials")];
 
@@ -55,7 +58,8 @@ async fn api_signing_with(signing: &str, published: &[&str]) -> App {
             &s.table_name,
             &s.audit_table_name,
         ),
-        Kms::new(aws_sdk_kms::Client::new(&sdk)),
+        // Counted, like the api's own client: the KMS calls of a container can be read.
+        Kms::new(clavis_aws::clients::kms(&sdk)),
         Launcher::new(
             Workflows::new(aws_sdk_sfn::Client::new(&sdk)),
             QueueSender::new(aws_sdk_sqs::Client::new(&sdk)),
@@ -186,6 +190,7 @@ fn clavis_verify(token: &str, jwks: &str) -> Result<(), VerifyError> {
 
 #[tokio::test]
 async fn a_signing_key_rotation_keeps_unexpired_tokens_valid_until_the_old_key_retires() {
+    let _one = SERIAL.lock().await;
     let client_id = register_client("standard", SCOPES, &[AUDIENCE]).await;
     let (_, secret) = issue_credential(&client_id, SCOPES, &[AUDIENCE]).await;
     let old_key = stack().signing_key_id.clone();
@@ -239,4 +244,51 @@ async fn a_signing_key_rotation_keeps_unexpired_tokens_valid_until_the_old_key_r
             .as_bool()
             .unwrap()
     );
+}
+
+#[tokio::test]
+async fn a_new_api_container_serves_the_jwks_and_verifies_tokens_without_asking_kms() {
+    let _one = SERIAL.lock().await;
+    let signing = new_signing_key().await;
+    let operator = (&stack().operator_client_id, &stack().operator_client_secret);
+    let get_public_key = |calls: &std::collections::BTreeMap<String, u64>| {
+        calls.get("KMS.GetPublicKey").copied().unwrap_or(0)
+    };
+
+    // The first container after a change of keys asks KMS, once per key, and stores the set.
+    let first = api_signing_with(&signing, &[]).await;
+    clavis_aws::calls::drain();
+    let served = jwks(&first).await;
+    let calls = clavis_aws::calls::drain();
+    assert_eq!(get_public_key(&calls), 1, "{calls:?}");
+    assert_eq!(
+        kids(&served),
+        BTreeSet::from([key_id_of(&signing).to_owned()])
+    );
+
+    // Every container after it reads the stored set: the JWKS, and its own bearer tokens
+    // verified, without a single GetPublicKey.
+    let second = api_signing_with(&signing, &[]).await;
+    let token = token_from(&second, operator.0, operator.1).await;
+    clavis_aws::calls::drain();
+    assert_eq!(jwks(&second).await, served);
+    let bearer = format!("Bearer {token}");
+    let (status, text) = call(
+        &second,
+        "GET",
+        &format!("/v1/clients/{}", operator.0),
+        &[("authorization", &bearer)],
+        String::new(),
+    )
+    .await;
+    assert_eq!(status, 200, "{text}");
+    let calls = clavis_aws::calls::drain();
+    assert_eq!(get_public_key(&calls), 0, "{calls:?}");
+
+    // Another key set is another document: publishing a next key asks KMS again.
+    let next = new_signing_key().await;
+    let third = api_signing_with(&signing, &[&next]).await;
+    clavis_aws::calls::drain();
+    assert_eq!(kids(&jwks(&third).await).len(), 2);
+    assert_eq!(get_public_key(&clavis_aws::calls::drain()), 2);
 }

@@ -39,7 +39,8 @@ pub struct OAuthConfig {
     pub use_resolution: time::Duration,
 }
 
-/// The published keys, read from KMS once per container.
+/// The published keys, read once per container: from the table where the first container
+/// after a change of keys stored them, or from KMS when nobody has yet.
 #[derive(Debug, Default)]
 pub struct PublishedKeys {
     cell: OnceCell<(String, KeySet)>,
@@ -62,24 +63,52 @@ struct ErrorAnswer {
 }
 
 impl App {
-    /// The JWKS JSON and its parsed key set: from memory, or from KMS the first time.
+    /// The JWKS JSON and its parsed key set: from memory; the first time in a container, from
+    /// the document stored for this key set (one `GetItem`), or else from KMS (one
+    /// `GetPublicKey` per key), then stored for the containers after this one.
     pub(crate) async fn published_keys(&self) -> Result<&(String, KeySet), Error> {
         self.keys
             .cell
             .get_or_try_init(|| async {
+                let ids: Vec<&str> = std::iter::once(self.oauth.signing_key_id.as_str())
+                    .chain(self.oauth.published_key_ids.iter().map(String::as_str))
+                    .collect();
+                let fingerprint = clavis_core::jwk::key_set_fingerprint(ids.iter().copied());
+                if let Some(stored) = self.stored_keys(&fingerprint, &ids).await {
+                    return Ok(stored);
+                }
                 let mut keys = Vec::new();
-                let ids = std::iter::once(&self.oauth.signing_key_id)
-                    .chain(self.oauth.published_key_ids.iter());
-                for id in ids {
+                for id in &ids {
                     keys.push(self.kms.public_jwk(id).await?);
                 }
                 let text = serde_json::to_string(&JwkSet { keys })
                     .map_err(|e| SystemFault::Internal(format!("cannot encode JWKS: {e}")))?;
                 let set = KeySet::from_jwks_json(text.as_bytes())
                     .map_err(|e| SystemFault::Internal(format!("own JWKS unreadable: {e}")))?;
+                if let Err(e) = self.repo.put_published_jwks(&fingerprint, &text).await {
+                    // The next container asks KMS again; nothing is wrong with this one.
+                    tracing::warn!(error = %e, "the JWKS was not stored");
+                }
                 Ok::<_, Error>((text, set))
             })
             .await
+    }
+
+    /// The stored document of this key set, if there is one that holds every key of `ids`. A
+    /// failed read is only logged: KMS can still answer.
+    async fn stored_keys(&self, fingerprint: &str, ids: &[&str]) -> Option<(String, KeySet)> {
+        let text = match self.repo.get_published_jwks(fingerprint).await {
+            Ok(found) => found?,
+            Err(e) => {
+                tracing::warn!(error = %e, "the stored JWKS could not be read");
+                return None;
+            }
+        };
+        let set = KeySet::from_jwks_json(text.as_bytes()).ok()?;
+        let complete = ids
+            .iter()
+            .all(|id| set.contains(clavis_aws::kms::key_id_of(id)));
+        complete.then_some((text, set))
     }
 
     /// Verifies one of Clavis's own access tokens meant for `audience` (any audience when

@@ -36,6 +36,11 @@ pub fn credential(id: &CredentialId) -> (String, String) {
     (format!("CREDENTIAL#{id}"), "CREDENTIAL".into())
 }
 
+/// Key of the stored JWKS of one key set (by its fingerprint).
+pub fn published_jwks(fingerprint: &str) -> (String, String) {
+    (format!("JWKS#{fingerprint}"), "JWKS".into())
+}
+
 /// Key of the record of a replay run started through the API.
 pub fn replay_run(id: &str) -> (String, String) {
     (format!("REPLAY#{id}"), "RUN".into())

@@ -19,6 +19,7 @@ pub mod items;
 pub mod keys;
 pub mod outbox;
 pub mod policy;
+pub mod published_jwks;
 pub mod rates;
 pub mod renewal;
 pub mod replay_runs;
