@@ -522,7 +522,8 @@ async fn plan_and_apply_round_trip_and_check_reports_drift() {
     let apply = cli.run(&["apply", "-f", file, "--reason", "CHANGE-42"]);
     assert_eq!(apply.code, 0, "{}", apply.stderr);
     assert!(apply.stdout.contains("1 updated"), "{}", apply.stdout);
-    assert_eq!(cli.run(&["plan", "-f", file, "--check"]).code, 0);
+    let check = cli.run(&["plan", "-f", file, "--check"]);
+    assert_eq!(check.code, 0, "{}\n{}", check.stdout, check.stderr);
     let trail = clavis_tests::audit_export(&a_id).await;
     assert!(trail.iter().any(|r| {
         r.entry.action == "client.updated"

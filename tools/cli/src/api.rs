@@ -186,6 +186,9 @@ impl Api {
         headers: &[(&str, String)],
     ) -> CliResult<Answer> {
         let mut retried = false;
+        // A read that met a fault (5xx, no answer) is asked once more after a pause: it
+        // changes nothing, and a busy API often answers the second time.
+        let mut faults_left = u8::from(method == Method::GET);
         loop {
             let token = self.bearer().await?;
             let mut req = self
@@ -200,11 +203,21 @@ impl Api {
             if let Some(body) = body {
                 req = req.json(body);
             }
-            let resp = req
-                .send()
-                .await
-                .map_err(|e| unreachable(&self.base_url(), &e))?;
+            let resp = match req.send().await {
+                Ok(resp) => resp,
+                Err(_) if faults_left > 0 => {
+                    faults_left -= 1;
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+                Err(e) => return Err(unreachable(&self.base_url(), &e)),
+            };
             let status = resp.status();
+            if status.is_server_error() && faults_left > 0 {
+                faults_left -= 1;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
             let headers = resp.headers().clone();
             let bytes = resp
                 .bytes()
