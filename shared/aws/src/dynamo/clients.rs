@@ -133,14 +133,8 @@ pub(crate) fn registered_entry(client: &Client, actor: &str) -> AuditEntry {
     let list = |set: &std::collections::BTreeSet<String>| {
         set.iter().cloned().collect::<Vec<_>>().join(" ")
     };
-    let environment = serde_json::to_value(client.environment)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default();
-    let tier = serde_json::to_value(client.tier)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default();
+    let environment = client.environment.as_str().to_owned();
+    let tier = client.tier.as_str().to_owned();
     AuditEntry {
         actor: actor.to_owned(),
         action: "client.registered".into(),

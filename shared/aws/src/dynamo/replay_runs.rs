@@ -20,16 +20,10 @@ fn report_value(report: &ReplayReport) -> Result<AttributeValue, SystemFault> {
         .map_err(|e| SystemFault::Internal(format!("cannot encode a replay report: {e}")))
 }
 
-fn status_value(status: RunStatus) -> AttributeValue {
-    AttributeValue::S(
-        match status {
-            RunStatus::Started => "started",
-            RunStatus::Running => "running",
-            RunStatus::Finished => "finished",
-            RunStatus::Failed => "failed",
-        }
-        .into(),
-    )
+/// A status as stored: its serde name, the same the record's `status` was written with.
+fn status_value(status: RunStatus) -> Result<AttributeValue, SystemFault> {
+    serde_dynamo::to_attribute_value(status)
+        .map_err(|e| SystemFault::Internal(format!("cannot encode a run status: {e}")))
 }
 
 impl Repository {
@@ -102,9 +96,9 @@ impl Repository {
             .condition_expression("attribute_exists(pk) AND #status IN (:started, :running)")
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#version", keys::VERSION)
-            .expression_attribute_values(":status", status_value(status))
-            .expression_attribute_values(":started", status_value(RunStatus::Started))
-            .expression_attribute_values(":running", status_value(RunStatus::Running))
+            .expression_attribute_values(":status", status_value(status)?)
+            .expression_attribute_values(":started", status_value(RunStatus::Started)?)
+            .expression_attribute_values(":running", status_value(RunStatus::Running)?)
             .expression_attribute_values(":one", AttributeValue::N("1".into()));
         // A failed run keeps the report of the queues it drained before it failed.
         if problem.is_none() {
