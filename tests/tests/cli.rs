@@ -254,6 +254,19 @@ async fn register_issue_token_revoke_and_verify_the_audit_through_the_cli() {
         registry.json()["items"][0]["credential_id"],
         credential_id.as_str()
     );
+    // The snapshot holds it too (its credential has not expired), at a seq at least as late.
+    let snapshot = cli.run(&["-o", "json", "revocations", "snapshot"]);
+    assert_eq!(snapshot.code, 0, "{}", snapshot.stderr);
+    let snapshot = snapshot.json();
+    assert!(snapshot["seq"].as_u64().expect("seq") >= seq);
+    assert!(
+        snapshot["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .any(|e| e["credential_id"] == credential_id.as_str()),
+        "{snapshot}"
+    );
     let (status, _) =
         token_request(&client_id, &secret, &[("grant_type", "client_credentials")]).await;
     assert_eq!(status, 401);
@@ -590,7 +603,7 @@ fn every_command_has_help_with_an_example() {
         ),
         ("requests", &["show", "wait"]),
         ("approvals", &["list", "approve", "deny"]),
-        ("revocations", &["list", "watch"]),
+        ("revocations", &["list", "snapshot", "watch"]),
         ("audit", &["export", "verify"]),
         ("token", &["get", "decode"]),
     ];

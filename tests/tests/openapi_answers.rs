@@ -215,6 +215,14 @@ async fn the_client_and_credential_routes_answer_as_the_spec_says() {
     )
     .await;
     check(
+        Method::GET,
+        "/v1/revocations/snapshot?limit=2",
+        "/v1/revocations/snapshot",
+        None,
+        &[200],
+    )
+    .await;
+    check(
         Method::POST,
         &format!("/v1/clients/{client_id}/revoke"),
         "/v1/clients/{client_id}/revoke",

@@ -410,10 +410,18 @@ async fn revoking_the_predecessor_during_the_overlap_revokes_it_once() {
     assert_eq!(succ["status"], "active");
 }
 
-/// Asks for a token with `secret` every second until `stop` (the predecessor kept in use).
+/// Asks for a token with `secret` every second until `stop` (the predecessor kept in use);
+/// every answer must be a token, so a retirement while in use names the moment it happened.
 async fn keep_using(client_id: &str, secret: &str, stop: tokio::time::Instant) {
+    let start = tokio::time::Instant::now();
     while tokio::time::Instant::now() < stop {
-        token_status(client_id, secret).await;
+        let status = token_status(client_id, secret).await;
+        assert_eq!(
+            status,
+            200,
+            "refused {:?} into its use",
+            tokio::time::Instant::now() - start
+        );
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
@@ -425,7 +433,9 @@ async fn on_drain_the_predecessor_retires_once_the_successor_took_over() {
         &predecessor,
         &operator_auth(),
         Some(&key()),
-        &json!({"overlap_seconds": 600, "retire": "on_drain", "drain_seconds": 5}),
+        // The drain period is wide enough for a loaded local cloud: a use is written at most
+        // every resolution (5 s here), and a token call under load can take several seconds.
+        &json!({"overlap_seconds": 600, "retire": "on_drain", "drain_seconds": 15}),
     )
     .await;
     assert_eq!(status, 201, "{rotated}");
@@ -435,14 +445,14 @@ async fn on_drain_the_predecessor_retires_once_the_successor_took_over() {
     keep_using(
         &client_id,
         &old_secret,
-        tokio::time::Instant::now() + Duration::from_secs(20),
+        tokio::time::Instant::now() + Duration::from_secs(30),
     )
     .await;
     let pred = get_json(&format!("/v1/credentials/{predecessor}")).await;
     assert_eq!(pred["status"], "active", "retired while in use: {pred}");
     assert!(pred["last_used_at"].is_string(), "{pred}");
     // Once it is left alone for the drain period, it is retired long before the overlap ends.
-    credential_reaches(&predecessor, "revoked", Duration::from_secs(60)).await;
+    credential_reaches(&predecessor, "revoked", Duration::from_secs(90)).await;
     let entry: Vec<Value> = clavis_tests::registry()
         .await
         .into_iter()

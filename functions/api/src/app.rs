@@ -273,6 +273,11 @@ impl App {
                 self.authorize(&principal, Action::ReadRegistry).await?;
                 self.list_revocations(req).await
             }
+            Route::RevocationSnapshot => {
+                let principal = self.operator(req, scopes::REGISTRY, now).await?;
+                self.authorize(&principal, Action::ReadRegistry).await?;
+                self.revocation_snapshot(req, now).await
+            }
             Route::ListApprovals => {
                 let principal = self.operator_any(req, &APPROVAL_READERS, now).await?;
                 self.list_approvals(req, &principal).await

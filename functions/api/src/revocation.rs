@@ -12,8 +12,11 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use clavis_aws::dynamo::revocation_snapshot::SnapshotCursor;
+
 use crate::app::{App, json};
 use crate::auth::{self, Principal};
+use crate::query::Query;
 
 /// Registry page size when the caller names none.
 pub const DEFAULT_LIMIT: u32 = 100;
@@ -57,6 +60,13 @@ pub struct RegistryItem {
     /// When.
     #[serde(with = "time::serde::rfc3339")]
     pub revoked_at: OffsetDateTime,
+    /// When the credential would have expired: past it the entry no longer matters. Absent on
+    /// entries written before the registry recorded it.
+    #[serde(
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub expires_at: Option<OffsetDateTime>,
 }
 
 impl From<RevocationEntry> for RegistryItem {
@@ -67,8 +77,20 @@ impl From<RevocationEntry> for RegistryItem {
             client_id: e.client_id,
             reason: e.reason,
             revoked_at: e.revoked_at,
+            expires_at: e.expires_at,
         }
     }
+}
+
+/// One page of a registry snapshot: the entries still relevant, consistent at `seq`.
+#[derive(Debug, Serialize)]
+pub struct SnapshotView {
+    /// The registry position the snapshot is consistent at: follow `?since=` from there.
+    pub seq: u64,
+    /// Entries whose credentials have not expired.
+    pub items: Vec<RegistryItem>,
+    /// The cursor of the next page; `null` on the last.
+    pub next: Option<String>,
 }
 
 /// The RFC 7662 request body.
@@ -182,6 +204,33 @@ impl App {
             &RegistryPage {
                 items: entries.into_iter().map(RegistryItem::from).collect(),
                 next,
+            },
+        )
+    }
+
+    /// `GET /v1/revocations/snapshot?limit=N&cursor=C`: the entries a new verifier needs.
+    pub(crate) async fn revocation_snapshot(
+        &self,
+        req: &Request,
+        now: OffsetDateTime,
+    ) -> Result<Response<Body>, Error> {
+        let query = Query::of(req);
+        let max = i32::try_from(MAX_LIMIT).unwrap_or(i32::MAX);
+        let limit = query.limit(max, max)?;
+        let from = query
+            .text("cursor")?
+            .map(|c| SnapshotCursor::decode(&c))
+            .transpose()?;
+        let page = self
+            .repo
+            .revocation_snapshot(from, u32::try_from(limit).unwrap_or(MAX_LIMIT), now)
+            .await?;
+        json(
+            200,
+            &SnapshotView {
+                seq: page.seq,
+                items: page.items.into_iter().map(RegistryItem::from).collect(),
+                next: page.next.map(|c| c.encode()).transpose()?,
             },
         )
     }

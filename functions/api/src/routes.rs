@@ -40,6 +40,8 @@ pub enum Route {
     SuccessorSecret,
     /// `GET /v1/revocations`: the revocation registry.
     ListRevocations,
+    /// `GET /v1/revocations/snapshot`: the registry entries still relevant, at one `seq`.
+    RevocationSnapshot,
     /// `GET /v1/approvals`: pending approvals, soonest deadline first.
     ListApprovals,
     /// `GET /v1/approvals/{approval_id}`: one approval.
@@ -89,6 +91,7 @@ impl Route {
             Self::RotateCredential => "RotateCredential",
             Self::SuccessorSecret => "SuccessorSecret",
             Self::ListRevocations => "ListRevocations",
+            Self::RevocationSnapshot => "RevocationSnapshot",
             Self::ListApprovals => "ListApprovals",
             Self::GetApproval => "GetApproval",
             Self::Approve => "Approve",
@@ -172,6 +175,11 @@ pub const ROUTES: &[(Method, &str, Route)] = &[
         Route::SuccessorSecret,
     ),
     (Method::GET, "/v1/revocations", Route::ListRevocations),
+    (
+        Method::GET,
+        "/v1/revocations/snapshot",
+        Route::RevocationSnapshot,
+    ),
     (Method::GET, "/v1/approvals", Route::ListApprovals),
     (
         Method::GET,

@@ -349,6 +349,13 @@ pub struct CredentialRevoked {
     /// When the revocation committed.
     #[serde(with = "time::serde::rfc3339")]
     pub revoked_at: OffsetDateTime,
+    /// When the credential would have expired: a subscriber may forget the revocation after it.
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub expires_at: Option<OffsetDateTime>,
 }
 
 impl ClavisEvent for CredentialRevoked {
@@ -527,6 +534,7 @@ mod tests {
             client_id: ClientId::generate(),
             reason: RevocationReason::KeyCompromise,
             revoked_at: now,
+            expires_at: Some(now + time::Duration::hours(1)),
         }
         .to_outbox();
         assert_eq!(outbox.detail_type, "Credential Revoked");
@@ -547,6 +555,7 @@ mod tests {
             client_id: ClientId::generate(),
             reason: RevocationReason::Superseded,
             revoked_at: committed,
+            expires_at: None,
         }
         .to_outbox();
         let record = OutboxRecord {

@@ -26,6 +26,7 @@ fn revocations(count: u64, now: SystemTime) -> RevocationSet {
                 client_id: "cli_01JDXYZABCDEFGHJKMNPQRSTVW".into(),
                 reason: "key_compromise".into(),
                 revoked_at: "2026-11-27T16:00:00Z".into(),
+                expires_at: None,
             })
             .collect(),
         next: None,

@@ -1,8 +1,11 @@
-//! The local revocation set: revoked credential ids for an O(1) check, kept current from the
+//! The local revocation set: revoked credential ids for an O(1) check, started from a snapshot
+//! of the registry's relevant entries (`/v1/revocations/snapshot`), kept current from the
 //! registry (`/v1/revocations?since=`, in `seq` order) and from `Credential Revoked` events,
 //! with the `seq` position and the time of the last complete sync that make staleness known.
+//! An entry is forgotten once its credential has expired (and the clock leeway passed): no
+//! token of it can be accepted any more, so the set holds what still matters, not history.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, SystemTime};
 
 use serde::Deserialize;
@@ -26,6 +29,22 @@ pub struct RevocationEntry {
     /// When the revocation committed (RFC 3339); informational.
     #[serde(default)]
     pub revoked_at: String,
+    /// When the credential would have expired (RFC 3339): the entry is forgotten after it.
+    /// Absent (or unreadable): kept for as long as the set lives.
+    #[serde(default)]
+    pub expires_at: Option<String>,
+}
+
+/// One page of `GET /v1/revocations/snapshot?cursor=C`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct SnapshotPage {
+    /// The registry position the whole snapshot is consistent at.
+    pub seq: u64,
+    /// Entries still relevant.
+    pub items: Vec<RevocationEntry>,
+    /// The cursor of the next page; absent on the last.
+    #[serde(default)]
+    pub next: Option<String>,
 }
 
 /// One page of `GET /v1/revocations?since=SEQ&limit=N`.
@@ -57,6 +76,9 @@ pub struct RevocationEvent {
     /// When the revocation committed; informational.
     #[serde(default)]
     pub revoked_at: String,
+    /// When the credential would have expired: the entry is forgotten after it.
+    #[serde(default)]
+    pub expires_at: Option<String>,
 }
 
 /// What applying an event did.
@@ -88,13 +110,30 @@ pub enum PageOutcome {
     },
 }
 
+/// What applying a snapshot page did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SnapshotOutcome {
+    /// Another page follows: ask with this cursor.
+    More {
+        /// The `cursor` of the next request.
+        cursor: String,
+    },
+    /// The snapshot is whole: the set covers the registry up to its `seq` and follows the
+    /// registry from there.
+    Complete,
+}
+
 /// Revoked credential ids, the registry position they cover and when they were last known
 /// complete.
 #[derive(Debug, Clone, Default)]
 pub struct RevocationSet {
-    /// Credential ids, ASCII-lowercased: ULIDs are case-insensitive, and a spelling difference
-    /// must never let a revoked credential through.
-    revoked: HashSet<Box<str>>,
+    /// Credential ids, ASCII-lowercased (ULIDs are case-insensitive, and a spelling difference
+    /// must never let a revoked credential through), each with its credential's expiry when
+    /// known.
+    revoked: HashMap<Box<str>, Option<SystemTime>>,
+    /// Whether the set has a baseline: a whole snapshot, or a registry read from the start.
+    /// Until then events alone cannot say what was revoked before they began.
+    baseline: bool,
     /// Every seq up to and including this one has been applied.
     last_seq: u64,
     /// Seqs beyond `last_seq + 1` seen out of order (their ids are in `revoked` already).
@@ -117,11 +156,11 @@ impl RevocationSet {
                 lower.copy_from_slice(credential_id.as_bytes());
                 lower.make_ascii_lowercase();
                 // ASCII lowercasing keeps UTF-8 valid, so this always succeeds.
-                std::str::from_utf8(lower).is_ok_and(|id| self.revoked.contains(id))
+                std::str::from_utf8(lower).is_ok_and(|id| self.revoked.contains_key(id))
             }
             None => self
                 .revoked
-                .contains(credential_id.to_ascii_lowercase().as_str()),
+                .contains_key(credential_id.to_ascii_lowercase().as_str()),
         }
     }
 
@@ -138,6 +177,11 @@ impl RevocationSet {
     /// Whether no credential is revoked.
     pub fn is_empty(&self) -> bool {
         self.revoked.is_empty()
+    }
+
+    /// Whether the set still needs its baseline (a snapshot) before following the registry.
+    pub fn needs_snapshot(&self) -> bool {
+        !self.baseline
     }
 
     /// Whether events arrived ahead of a gap that a registry sync must fill.
@@ -171,7 +215,7 @@ impl RevocationSet {
         if seq <= self.last_seq || self.ahead.contains(&seq) {
             return EventOutcome::Duplicate;
         }
-        self.insert(&event.credential_id);
+        self.insert(&event.credential_id, event.expires_at.as_deref());
         if seq == self.last_seq + 1 {
             self.advance();
             EventOutcome::Applied
@@ -198,7 +242,7 @@ impl RevocationSet {
             if entry.seq <= self.last_seq {
                 continue;
             }
-            self.insert(&entry.credential_id);
+            self.insert(&entry.credential_id, entry.expires_at.as_deref());
             if entry.seq == self.last_seq + 1 {
                 self.advance();
             } else {
@@ -219,10 +263,46 @@ impl RevocationSet {
                 since: self.last_seq,
             }),
             None => {
+                // Read from the start or from a baseline: either way the set is whole now.
+                self.baseline = true;
                 self.mark_synced(requested_at);
                 Ok(PageOutcome::Complete)
             }
         }
+    }
+
+    /// Applies one snapshot page. Its entries are refused from now on; the last page moves the
+    /// set to the snapshot's `seq` (forgetting out-of-order events it covers), after which the
+    /// registry is followed from there. A snapshot alone does not mark the set synced: the
+    /// registry read that follows does.
+    pub fn apply_snapshot_page(&mut self, page: &SnapshotPage) -> SnapshotOutcome {
+        for entry in &page.items {
+            self.insert(&entry.credential_id, entry.expires_at.as_deref());
+        }
+        if let Some(cursor) = &page.next {
+            return SnapshotOutcome::More {
+                cursor: cursor.clone(),
+            };
+        }
+        if page.seq > self.last_seq {
+            self.last_seq = page.seq;
+            self.ahead.retain(|&seq| seq > page.seq);
+            while self.ahead.remove(&(self.last_seq + 1)) {
+                self.last_seq += 1;
+            }
+        }
+        self.baseline = true;
+        SnapshotOutcome::Complete
+    }
+
+    /// Forgets the entries whose credentials expired more than `leeway` before `now`: every
+    /// token of them is refused as expired anyway (tokens never outlive their credential).
+    /// Answers how many were forgotten.
+    pub fn forget_expired(&mut self, now: SystemTime, leeway: Duration) -> usize {
+        let before = self.revoked.len();
+        self.revoked
+            .retain(|_, expires| expires.is_none_or(|e| now < e + leeway));
+        before - self.revoked.len()
     }
 
     /// The revocation check of a signature-checked token's credential at `now`.
@@ -244,9 +324,19 @@ impl RevocationSet {
         }
     }
 
-    fn insert(&mut self, credential_id: &str) {
+    /// Adds `credential_id` with its expiry (RFC 3339; absent or unreadable: kept forever).
+    /// Seen twice, the later expiry stays.
+    fn insert(&mut self, credential_id: &str, expires_at: Option<&str>) {
+        let expires = expires_at.and_then(parse_rfc3339);
         self.revoked
-            .insert(credential_id.to_ascii_lowercase().into_boxed_str());
+            .entry(credential_id.to_ascii_lowercase().into_boxed_str())
+            .and_modify(|known| {
+                *known = match (*known, expires) {
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                    _ => None,
+                }
+            })
+            .or_insert(expires);
     }
 
     /// Moves `last_seq` one on, then over any out-of-order seqs that are now contiguous.
@@ -256,6 +346,13 @@ impl RevocationSet {
             self.last_seq += 1;
         }
     }
+}
+
+/// `text` as a point in time, if it is RFC 3339.
+fn parse_rfc3339(text: &str) -> Option<SystemTime> {
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .map(SystemTime::from)
 }
 
 #[cfg(test)]
@@ -271,6 +368,7 @@ mod tests {
             client_id: "cli_1".into(),
             reason: "key_compromise".into(),
             revoked_at: "2026-11-27T16:00:00Z".into(),
+            expires_at: None,
         }
     }
 
@@ -281,6 +379,7 @@ mod tests {
             client_id: "cli_1".into(),
             reason: "key_compromise".into(),
             revoked_at: "2026-11-27T16:00:00Z".into(),
+            expires_at: None,
         }
     }
 
@@ -464,6 +563,124 @@ mod tests {
         assert_eq!(
             set.check("crd_1", at(5000), &open),
             Err(VerifyError::Revoked)
+        );
+    }
+
+    /// Unix second `secs` in RFC 3339.
+    fn rfc3339(secs: u64) -> String {
+        let t = time::OffsetDateTime::from_unix_timestamp(i64::try_from(secs).unwrap()).unwrap();
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    }
+
+    fn expiring(seq: u64, expires: u64) -> RevocationEntry {
+        RevocationEntry {
+            expires_at: Some(rfc3339(expires)),
+            ..entry(seq)
+        }
+    }
+
+    #[test]
+    fn a_snapshot_sets_the_baseline_at_its_seq_and_the_registry_is_followed_from_there() {
+        let mut set = RevocationSet::new();
+        assert!(set.needs_snapshot());
+        set.apply_event(&event(9));
+        set.apply_event(&event(12));
+        let first = SnapshotPage {
+            seq: 10,
+            items: vec![expiring(3, 2000)],
+            next: Some("c1".into()),
+        };
+        assert_eq!(
+            set.apply_snapshot_page(&first),
+            SnapshotOutcome::More {
+                cursor: "c1".into()
+            }
+        );
+        assert!(set.needs_snapshot(), "not before the last page");
+        let last = SnapshotPage {
+            seq: 10,
+            items: vec![expiring(7, 2000)],
+            next: None,
+        };
+        assert_eq!(set.apply_snapshot_page(&last), SnapshotOutcome::Complete);
+        assert!(!set.needs_snapshot());
+        assert_eq!(
+            set.last_seq(),
+            10,
+            "event 9 is covered, event 12 still ahead"
+        );
+        assert!(set.needs_backfill());
+        assert!(set.is_revoked("crd_3") && set.is_revoked("crd_7") && set.is_revoked("crd_12"));
+        assert_eq!(
+            set.synced_at(),
+            None,
+            "the registry read after it marks the sync"
+        );
+        assert_eq!(
+            set.apply_page(&page(11..=12, None), at(100)),
+            Ok(PageOutcome::Complete)
+        );
+        assert_eq!(set.last_seq(), 12);
+    }
+
+    #[test]
+    fn a_registry_read_from_the_start_is_a_baseline_too() {
+        let mut set = RevocationSet::new();
+        set.apply_page(&page(1..=2, None), at(1)).unwrap();
+        assert!(!set.needs_snapshot());
+    }
+
+    #[test]
+    fn entries_are_forgotten_once_their_credential_expired_and_the_leeway_passed() {
+        let mut set = RevocationSet::new();
+        set.apply_page(
+            &RevocationPage {
+                items: vec![expiring(1, 1000), expiring(2, 5000), entry(3)],
+                next: None,
+            },
+            at(1),
+        )
+        .unwrap();
+        let leeway = Duration::from_secs(30);
+        assert_eq!(set.forget_expired(at(1029), leeway), 0);
+        assert_eq!(set.forget_expired(at(1030), leeway), 1);
+        assert!(!set.is_revoked("crd_1"));
+        assert!(set.is_revoked("crd_2"));
+        assert_eq!(
+            set.forget_expired(at(u64::from(u32::MAX)), leeway),
+            1,
+            "an entry without an expiry stays"
+        );
+        assert!(set.is_revoked("crd_3"));
+        assert_eq!(set.last_seq(), 3, "forgetting never moves the position");
+    }
+
+    #[test]
+    fn the_same_credential_seen_twice_keeps_the_later_expiry() {
+        let mut set = RevocationSet::new();
+        set.apply_event(&RevocationEvent {
+            expires_at: Some(rfc3339(5000)),
+            ..event(1)
+        });
+        set.apply_snapshot_page(&SnapshotPage {
+            seq: 1,
+            items: vec![RevocationEntry {
+                credential_id: "crd_1".into(),
+                ..expiring(1, 1000)
+            }],
+            next: None,
+        });
+        assert_eq!(set.forget_expired(at(2000), Duration::ZERO), 0);
+        set.apply_event(&RevocationEvent {
+            expires_at: Some("not a time".into()),
+            credential_id: "crd_1".into(),
+            ..event(2)
+        });
+        assert_eq!(
+            set.forget_expired(at(9000), Duration::ZERO),
+            0,
+            "an unreadable expiry keeps the entry"
         );
     }
 }

@@ -15,7 +15,8 @@ use crate::error::{ConfigError, FetchError, PageError, VerifyError};
 use crate::fetch;
 use crate::jwks::KeySet;
 use crate::revocations::{
-    EventOutcome, PageOutcome, RevocationEvent, RevocationPage, RevocationSet,
+    EventOutcome, PageOutcome, RevocationEvent, RevocationPage, RevocationSet, SnapshotOutcome,
+    SnapshotPage,
 };
 use crate::validation::RevocationPolicy;
 use crate::verify::verify_signed_by;
@@ -36,6 +37,8 @@ struct Inner {
     http: reqwest::Client,
     jwks_url: reqwest::Url,
     revocations_url: reqwest::Url,
+    /// `{revocations_url}/snapshot`.
+    snapshot_url: reqwest::Url,
     keys: RwLock<Arc<KeySet>>,
     /// Serializes JWKS fetches and remembers when they happened.
     key_fetches: Mutex<KeyFetches>,
@@ -57,8 +60,12 @@ struct KeyFetches {
 /// What one registry sync did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SyncReport {
-    /// Pages fetched.
+    /// Pages fetched, snapshot pages included.
     pub pages: u32,
+    /// Entries the snapshot brought (0 when the set already had its baseline).
+    pub from_snapshot: usize,
+    /// Entries forgotten because their credentials expired.
+    pub forgotten: usize,
     /// The registry position now covered.
     pub last_seq: u64,
     /// Credentials now known revoked.
@@ -89,6 +96,14 @@ impl Verifier {
     pub fn new(config: VerifierConfig) -> Result<Self, ConfigError> {
         let jwks_url = config::url("jwks_url", &config.jwks_url)?;
         let revocations_url = config::url("revocations_url", &config.revocations_url)?;
+        let mut snapshot_url = revocations_url.clone();
+        snapshot_url
+            .path_segments_mut()
+            .map_err(|()| ConfigError::InvalidUrl {
+                name: "revocations_url",
+            })?
+            .pop_if_empty()
+            .push("snapshot");
         let http = reqwest::Client::builder()
             .timeout(config.request_timeout)
             .connect_timeout(config.request_timeout)
@@ -104,6 +119,7 @@ impl Verifier {
                 http,
                 jwks_url,
                 revocations_url,
+                snapshot_url,
                 keys: RwLock::new(Arc::new(KeySet::default())),
                 key_fetches: Mutex::new(KeyFetches::default()),
                 revocations: RwLock::new(RevocationSet::new()),
@@ -163,12 +179,23 @@ impl Verifier {
         self.fetch_keys(&mut fetches).await
     }
 
-    /// Brings the revocation set up to date: pages `/v1/revocations?since=<last seq>` until a
-    /// page without `next`, and on success marks the set synced as of the last page's request.
+    /// Brings the revocation set up to date: the first time, reads the registry's snapshot of
+    /// entries still relevant (an issuer without one is read from `seq` 0); then pages
+    /// `/v1/revocations?since=<last seq>` until a page without `next`, marks the set synced as
+    /// of the last page's request, and forgets entries whose credentials have expired.
     pub async fn sync(&self) -> Result<SyncReport, FetchError> {
         let _one_at_a_time = self.inner.syncing.lock().await;
-        let mut since = self.revocations().last_seq();
         let mut pages = 0;
+        let mut from_snapshot = 0;
+        if self.revocations().needs_snapshot() {
+            match self.take_snapshot(&mut pages).await {
+                Ok(entries) => from_snapshot = entries,
+                // An issuer from before snapshots: the registry from the start is the baseline.
+                Err(FetchError::Status { status: 404, .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let mut since = self.revocations().last_seq();
         loop {
             let requested_at = SystemTime::now();
             let page = self.fetch_page(since).await?;
@@ -180,12 +207,37 @@ impl Verifier {
                 PageOutcome::More { .. } => return Err(PageError::NoProgress { since }.into()),
             }
         }
+        let forgotten = self
+            .revocations_mut()
+            .forget_expired(SystemTime::now(), self.inner.config.validation.leeway);
         let set = self.revocations();
         Ok(SyncReport {
             pages,
+            from_snapshot,
+            forgotten,
             last_seq: set.last_seq(),
             revoked: set.len(),
         })
+    }
+
+    /// Reads the whole snapshot into the set; answers how many entries it brought.
+    async fn take_snapshot(&self, pages: &mut u32) -> Result<usize, FetchError> {
+        let mut cursor: Option<String> = None;
+        let mut entries = 0;
+        loop {
+            let page = self.fetch_snapshot_page(cursor.as_deref()).await?;
+            *pages += 1;
+            entries += page.items.len();
+            match self.revocations_mut().apply_snapshot_page(&page) {
+                SnapshotOutcome::Complete => return Ok(entries),
+                SnapshotOutcome::More { cursor: next } => {
+                    if cursor.as_deref() == Some(next.as_str()) {
+                        return Err(PageError::NoProgress { since: page.seq }.into());
+                    }
+                    cursor = Some(next);
+                }
+            }
+        }
     }
 
     /// Syncs only if the last successful sync is older than `poll_interval` (or there is none,
@@ -356,23 +408,33 @@ impl Verifier {
         url.query_pairs_mut()
             .append_pair("since", &since.to_string())
             .append_pair("limit", &self.inner.config.page_limit.to_string());
+        self.fetch_registry(url, "revocations").await
+    }
+
+    async fn fetch_snapshot_page(&self, cursor: Option<&str>) -> Result<SnapshotPage, FetchError> {
+        let mut url = self.inner.snapshot_url.clone();
+        url.query_pairs_mut()
+            .append_pair("limit", &self.inner.config.page_limit.to_string());
+        if let Some(cursor) = cursor {
+            url.query_pairs_mut().append_pair("cursor", cursor);
+        }
+        self.fetch_registry(url, "revocation snapshot").await
+    }
+
+    /// GETs one registry document with the registry's authorization.
+    async fn fetch_registry<T: serde::de::DeserializeOwned>(
+        &self,
+        url: reqwest::Url,
+        what: &'static str,
+    ) -> Result<T, FetchError> {
         let authorization = self
             .inner
             .config
             .revocations_authorization
             .as_ref()
             .map(|a| a.header());
-        let body = fetch::get(
-            &self.inner.http,
-            url,
-            authorization,
-            "revocations",
-            PAGE_LIMIT,
-        )
-        .await?;
-        serde_json::from_slice(&body).map_err(|_| FetchError::Shape {
-            what: "revocations",
-        })
+        let body = fetch::get(&self.inner.http, url, authorization, what, PAGE_LIMIT).await?;
+        serde_json::from_slice(&body).map_err(|_| FetchError::Shape { what })
     }
 
     fn keys(&self) -> Arc<KeySet> {

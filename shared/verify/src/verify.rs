@@ -353,6 +353,7 @@ mod tests {
                 client_id: "cli_1".into(),
                 reason: "key_compromise".into(),
                 revoked_at: "2026-11-27T16:00:00Z".into(),
+                expires_at: None,
             }],
             next: None,
         };

@@ -16,6 +16,7 @@ use support::FakeIssuer;
 const AUDIENCE: &str = "https://orders.example";
 const JWKS: &str = "/.well-known/jwks.json";
 const REGISTRY: &str = "/v1/revocations";
+const SNAPSHOT: &str = "/v1/revocations/snapshot";
 
 fn credential(n: u32) -> String {
     format!("crd_01JDXYZABCDEFGHJKMNPQRS{n:03}")
@@ -172,6 +173,86 @@ async fn a_sync_follows_next_pages_and_sends_the_callers_authorization() {
 }
 
 #[tokio::test]
+async fn a_new_verifier_starts_from_the_snapshot_and_forgets_what_expires() {
+    let (server, signer, mut config) = setup("key-1").await;
+    config.page_limit = 2;
+    server.enable_snapshot();
+    for n in 1..=10 {
+        let expires = if n <= 7 {
+            "2020-01-01T00:00:00Z"
+        } else {
+            "2999-01-01T00:00:00Z"
+        };
+        server.revoke_expiring(&credential(n), expires);
+    }
+    let verifier = Verifier::new(config).unwrap();
+    let report = verifier.sync().await.unwrap();
+    assert_eq!(
+        (report.from_snapshot, report.last_seq, report.revoked),
+        (3, 10, 3),
+        "{report:?}"
+    );
+    let cursors: Vec<_> = server
+        .seen(SNAPSHOT)
+        .iter()
+        .map(|s| s.query.clone())
+        .collect();
+    assert_eq!(
+        cursors,
+        [
+            "limit=2",
+            "limit=2&cursor=2",
+            "limit=2&cursor=4",
+            "limit=2&cursor=6",
+            "limit=2&cursor=8"
+        ]
+    );
+    assert!(
+        server
+            .seen(SNAPSHOT)
+            .iter()
+            .all(|s| s.authorization.as_deref() == Some("Basic Y2xpX3JzOnMzY3JldA=="))
+    );
+    let registry: Vec<_> = server
+        .seen(REGISTRY)
+        .iter()
+        .map(|s| s.query.clone())
+        .collect();
+    assert_eq!(
+        registry,
+        ["since=10&limit=2"],
+        "followed from the snapshot's seq"
+    );
+    assert_eq!(
+        verifier.verify(&token(&signer, &credential(9))).await,
+        Err(VerifyError::Revoked)
+    );
+
+    // Later syncs follow the registry, and an entry that came with an expiry already past is
+    // forgotten at the end of the sync.
+    server.revoke_expiring(&credential(11), "2020-01-01T00:00:00Z");
+    let report = verifier.sync().await.unwrap();
+    assert_eq!(
+        (report.last_seq, report.forgotten, report.revoked),
+        (11, 1, 3)
+    );
+    assert_eq!(server.seen(SNAPSHOT).len(), 5, "one snapshot only");
+}
+
+#[tokio::test]
+async fn an_issuer_without_snapshots_is_read_from_seq_zero() {
+    let (server, _, config) = setup("key-1").await;
+    server.revoke(&credential(1));
+    let verifier = Verifier::new(config).unwrap();
+    let report = verifier.sync().await.unwrap();
+    assert_eq!((report.from_snapshot, report.last_seq), (0, 1));
+    assert_eq!(server.seen(SNAPSHOT).len(), 1, "asked once, answered 404");
+    assert_eq!(server.seen(REGISTRY)[0].query, "since=0&limit=1000");
+    verifier.sync().await.unwrap();
+    assert_eq!(server.seen(SNAPSHOT).len(), 1, "not asked again");
+}
+
+#[tokio::test]
 async fn sync_if_due_asks_the_registry_only_once_a_poll_interval_has_passed() {
     let (server, _signer, mut config) = setup("key-1").await;
     config.poll_interval = Duration::from_millis(200);
@@ -232,6 +313,7 @@ async fn events_are_refused_at_once_and_a_gap_wakes_the_background_sync() {
         client_id: String::new(),
         reason: "key_compromise".into(),
         revoked_at: String::new(),
+        expires_at: None,
     };
     server.revoke(&credential(2));
     assert_eq!(verifier.apply_event(&event(2, 2)), EventOutcome::Applied);

@@ -530,12 +530,18 @@ pub enum RevocationsCommand {
         #[arg(long, default_value_t = 1000)]
         limit: usize,
     },
+    /// The entries still relevant (credentials not yet expired) and the seq they are
+    /// consistent at: where a new verifier starts.
+    #[command(after_help = "Examples:
+  clavis revocations snapshot
+  clavis -o json revocations snapshot | jq .seq   # then: clavis revocations watch --since SEQ")]
+    Snapshot,
     /// Follow the registry: print each new entry once, in seq order, backfilling any gap.
     #[command(after_help = "Examples:
   clavis revocations watch --since 41
   clavis -o json revocations watch --count 10     # NDJSON, stop after 10 entries")]
     Watch {
-        /// Start after this seq (default: now, the registry's last entry).
+        /// Start after this seq (default: now, the seq of the registry's snapshot).
         #[arg(long)]
         since: Option<u64>,
         /// Seconds between polls.

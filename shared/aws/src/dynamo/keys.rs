@@ -113,3 +113,14 @@ pub fn revocation(seq: u64) -> (String, String) {
 pub fn revocation_sort_key(seq: u64) -> String {
     format!("SEQ#{seq:020}")
 }
+
+/// The `seq` a registry sort key names (`None` for the counter or anything else).
+pub fn seq_of_sort_key(sk: &str) -> Option<u64> {
+    sk.strip_prefix("SEQ#")?.parse().ok()
+}
+
+/// Partition of the copies of registry entries whose credentials expire in `month`
+/// (`YYYY-MM`): what a snapshot of the entries still relevant reads.
+pub fn revocations_expiring(month: &str) -> String {
+    format!("REVOKED#{month}")
+}

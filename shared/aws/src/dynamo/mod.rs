@@ -24,6 +24,7 @@ pub mod rates;
 pub mod renewal;
 pub mod replay_runs;
 pub mod request_replay;
+pub mod revocation_snapshot;
 pub mod revocations;
 pub mod rotation;
 mod sharded;

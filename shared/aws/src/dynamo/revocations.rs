@@ -1,7 +1,8 @@
 //! The revocation registry: revoking a credential is one transaction — credential revoked,
-//! the next `seq` taken from the counter, the registry entry, the audit record and the outbox
-//! event — so the registry says "revoked" the moment the caller is answered, and `seq` is
-//! strictly increasing without gaps or duplicates however many revoke at once.
+//! the next `seq` taken from the counter, the registry entry, its copy filed under the month
+//! its credential expires (what snapshots read), the audit record and the outbox event — so the
+//! registry says "revoked" the moment the caller is answered, and `seq` is strictly increasing
+//! without gaps or duplicates however many revoke at once.
 
 use std::collections::BTreeMap;
 
@@ -11,7 +12,7 @@ use clavis_core::credential::{Credential, Revocation};
 use clavis_core::events::{ClavisEvent, CredentialRevoked, EventMeta};
 use clavis_core::ids::CredentialId;
 use clavis_core::lifecycle::{LifecycleEvent, transition};
-use clavis_core::revocation::{RevocationEntry, RevocationReason};
+use clavis_core::revocation::{RELEVANCE_GRACE, RevocationEntry, RevocationReason, expiry_month};
 use clavis_core::{Error, SystemFault, UserError};
 use time::OffsetDateTime;
 
@@ -23,8 +24,58 @@ use crate::fault;
 
 /// Entity tag of registry entries.
 pub const ENTITY: &str = "revocation";
+/// Entity tag of the copies of entries filed by expiry month.
+pub const EXPIRING_ENTITY: &str = "revocation_by_expiry";
+/// The numeric attribute of those copies a snapshot filters on (the credential's expiry, in
+/// seconds since the epoch).
+pub const LIVE_UNTIL: &str = "live_until";
+/// Seconds the copies stay after they stopped mattering, before the table's TTL removes them.
+const EXPIRING_COPY_RETENTION_SECONDS: i64 = 24 * 3600;
 /// Attempts at taking a `seq` before contention is reported as a fault.
 const ATTEMPTS: u32 = 40;
+
+/// The counter attribute naming the first `seq` whose entry has a copy by expiry month (entries
+/// before it were written before the registry carried expiries).
+const FILED_FROM: &str = "filed_from";
+
+/// The registry counter's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct RegistryCounter {
+    /// The last `seq` handed out (0 before the first revocation).
+    pub last: u64,
+    /// The first `seq` filed by expiry month; `None` until one was.
+    pub filed_from: Option<u64>,
+}
+
+/// The items a registry entry is stored as: the entry in `seq` order, and its copy filed under
+/// its credential's expiry month when it has one.
+pub fn entry_items(entry: &RevocationEntry) -> Result<Vec<Item>, Error> {
+    let mut stored = vec![items::to_item(
+        entry,
+        keys::revocation(entry.seq),
+        ENTITY,
+        1,
+    )?];
+    if let Some(expires_at) = entry.expires_at {
+        stored.push(expiring_copy(entry, expires_at)?);
+    }
+    Ok(stored)
+}
+
+/// The copy of `entry` filed under its credential's expiry month, with the expiry as a number
+/// for the snapshot's filter and the table's TTL a day after it stopped mattering.
+fn expiring_copy(entry: &RevocationEntry, expires_at: OffsetDateTime) -> Result<Item, Error> {
+    let key = (
+        keys::revocations_expiring(&expiry_month(expires_at)),
+        keys::revocation_sort_key(entry.seq),
+    );
+    let mut item = items::to_item(entry, key, EXPIRING_ENTITY, 1)?;
+    let until = expires_at.unix_timestamp();
+    item.insert(LIVE_UNTIL.into(), AttributeValue::N(until.to_string()));
+    let gone = until + RELEVANCE_GRACE.whole_seconds() + EXPIRING_COPY_RETENTION_SECONDS;
+    item.insert("ttl".into(), AttributeValue::N(gone.to_string()));
+    Ok(item)
+}
 
 /// What a revoke call did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,6 +114,7 @@ impl Repository {
                         reason: r.reason,
                         revoked_at: r.revoked_at,
                         revoked_by: r.revoked_by,
+                        expires_at: Some(credential.expires_at),
                     },
                     now: false,
                 });
@@ -75,7 +127,7 @@ impl Repository {
                 .into());
             }
             transition(credential.status, LifecycleEvent::Revoke).map_err(UserError::from)?;
-            let last = self.revocation_counter().await?;
+            let last = self.revocation_counter().await?.last;
             let entry = RevocationEntry {
                 seq: last + 1,
                 credential_id: credential.credential_id,
@@ -83,6 +135,7 @@ impl Repository {
                 reason,
                 revoked_at: at,
                 revoked_by: actor.to_owned(),
+                expires_at: Some(credential.expires_at),
             };
             let event = CredentialRevoked {
                 meta: EventMeta::new(at),
@@ -91,16 +144,16 @@ impl Repository {
                 client_id: entry.client_id,
                 reason,
                 revoked_at: at,
+                expires_at: entry.expires_at,
             };
-            let writes = vec![
+            let mut writes = vec![
                 self.revoke_write(&entry, stored.version)?,
                 self.counter_write(last)?,
-                self.put_new(
-                    items::to_item(&entry, keys::revocation(entry.seq), ENTITY, 1)?,
-                    UserError::Conflict("seq taken".into()),
-                )?,
                 self.queue_event(&event.to_outbox(), at)?,
             ];
+            for item in entry_items(&entry)? {
+                writes.push(self.put_new(item, UserError::Conflict("seq taken".into()))?);
+            }
             let result = self
                 .commit(AuditedChange {
                     client_id: entry.client_id,
@@ -173,8 +226,8 @@ impl Repository {
             .collect()
     }
 
-    /// The last `seq` handed out (0 before the first revocation), read consistently.
-    async fn revocation_counter(&self) -> Result<u64, Error> {
+    /// The registry's counter, read consistently.
+    pub(super) async fn revocation_counter(&self) -> Result<RegistryCounter, Error> {
         let out = self
             .db
             .get_item()
@@ -184,10 +237,11 @@ impl Repository {
             .send()
             .await
             .map_err(|e| fault::from_sdk("dynamodb", &e))?;
-        Ok(out
-            .item
-            .and_then(|item| items::number(&item, "seq"))
-            .unwrap_or(0))
+        let item = out.item.unwrap_or_default();
+        Ok(RegistryCounter {
+            last: items::number(&item, "seq").unwrap_or(0),
+            filed_from: items::number(&item, FILED_FROM),
+        })
     }
 
     fn counter_write(&self, last: u64) -> Result<ConditionalWrite, Error> {
@@ -199,12 +253,15 @@ impl Repository {
                 AttributeValue::S("revocation_counter".into()),
             );
             item.insert("seq".into(), AttributeValue::N("1".into()));
+            item.insert(FILED_FROM.into(), AttributeValue::N("1".into()));
             return self.put_new(item, taken());
         }
         let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(items::key(keys::revocation_counter())))
-            .update_expression("SET #seq = :next")
+            // The first entry written with a copy by expiry month says where copies begin.
+            .update_expression("SET #seq = :next, #filed = if_not_exists(#filed, :next)")
+            .expression_attribute_names("#filed", FILED_FROM)
             .condition_expression("#seq = :last")
             .expression_attribute_names("#seq", "seq")
             .expression_attribute_values(":last", AttributeValue::N(last.to_string()))

@@ -1,5 +1,6 @@
 //! A tiny in-process stand-in for the Clavis issuer's HTTP side: serves a JWKS that tests can
-//! rotate and a revocation registry paged exactly like `/v1/revocations`, and records requests.
+//! rotate, a revocation registry paged exactly like `/v1/revocations` and, once enabled, its
+//! snapshot like `/v1/revocations/snapshot`, and records requests.
 
 use std::sync::{Arc, Mutex};
 
@@ -22,6 +23,8 @@ struct State {
     jwks_status: u16,
     registry: Vec<RevocationEntry>,
     registry_status: u16,
+    /// Whether `/v1/revocations/snapshot` is served (an older issuer answers 404).
+    snapshot: bool,
     seen: Vec<Seen>,
 }
 
@@ -67,6 +70,22 @@ impl FakeIssuer {
         self.state.lock().unwrap().registry_status = status;
     }
 
+    /// Serves the registry's snapshot from now on.
+    pub fn enable_snapshot(&self) {
+        self.state.lock().unwrap().snapshot = true;
+    }
+
+    /// Appends a revocation of `credential_id`, whose credential expires at `expires_at`
+    /// (RFC 3339), with the next seq.
+    pub fn revoke_expiring(&self, credential_id: &str, expires_at: &str) -> u64 {
+        let seq = self.revoke(credential_id);
+        let mut state = self.state.lock().unwrap();
+        if let Some(last) = state.registry.last_mut() {
+            last.expires_at = Some(expires_at.to_owned());
+        }
+        seq
+    }
+
     /// Appends a revocation of `credential_id` with the next seq.
     pub fn revoke(&self, credential_id: &str) -> u64 {
         let mut state = self.state.lock().unwrap();
@@ -77,6 +96,7 @@ impl FakeIssuer {
             client_id: "cli_01jdxyzabcdefghjkmnpqrstvw".into(),
             reason: "key_compromise".into(),
             revoked_at: "2026-11-27T16:00:00Z".into(),
+            expires_at: None,
         });
         seq
     }
@@ -148,17 +168,41 @@ fn answer(state: &State, path: &str, query: &str) -> (u16, String) {
             status => (status, String::new()),
         };
     }
+    let param = |name: &str| {
+        query
+            .split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .find(|(k, _)| *k == name)
+            .and_then(|(_, v)| v.parse::<u64>().ok())
+    };
+    let published = |e: &RevocationEntry| {
+        json!({"seq": e.seq, "credential_id": e.credential_id, "client_id": e.client_id,
+               "reason": e.reason, "revoked_at": e.revoked_at, "expires_at": e.expires_at})
+    };
+    if path.ends_with("/v1/revocations/snapshot") && state.snapshot {
+        // The cursor is the index of the next entry to look at; the snapshot is at the last seq.
+        let from = param("cursor").unwrap_or(0) as usize;
+        let limit = param("limit").unwrap_or(1000) as usize;
+        let now = time::OffsetDateTime::now_utc();
+        let relevant = |e: &&RevocationEntry| {
+            e.expires_at.as_deref().is_none_or(|t| {
+                time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+                    .is_ok_and(|t| t > now)
+            })
+        };
+        let page: Vec<_> = state.registry.iter().skip(from).take(limit).collect();
+        let next =
+            (from + page.len() < state.registry.len()).then(|| (from + page.len()).to_string());
+        let items: Vec<_> = page.into_iter().filter(relevant).map(published).collect();
+        return (
+            200,
+            json!({"seq": state.registry.len(), "items": items, "next": next}).to_string(),
+        );
+    }
     if path.ends_with("/v1/revocations") {
         if state.registry_status != 200 {
             return (state.registry_status, "{}".into());
         }
-        let param = |name: &str| {
-            query
-                .split('&')
-                .filter_map(|kv| kv.split_once('='))
-                .find(|(k, _)| *k == name)
-                .and_then(|(_, v)| v.parse::<u64>().ok())
-        };
         let since = param("since").unwrap_or(0);
         let limit = param("limit").unwrap_or(100) as usize;
         let items: Vec<_> = state
@@ -166,10 +210,7 @@ fn answer(state: &State, path: &str, query: &str) -> (u16, String) {
             .iter()
             .filter(|e| e.seq > since)
             .take(limit)
-            .map(|e| {
-                json!({"seq": e.seq, "credential_id": e.credential_id, "client_id": e.client_id,
-                       "reason": e.reason, "revoked_at": e.revoked_at})
-            })
+            .map(published)
             .collect();
         let next = (items.len() == limit).then(|| items.last().map(|i| i["seq"].clone()));
         return (

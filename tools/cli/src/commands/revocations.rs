@@ -1,4 +1,5 @@
-//! `clavis revocations …`: the registry, listed or followed in `seq` order.
+//! `clavis revocations …`: the registry, listed or followed in `seq` order, or its snapshot of
+//! the entries still relevant.
 
 use std::time::Duration;
 
@@ -16,6 +17,7 @@ const COLUMNS: &[Column<'_>] = &[
     ("CLIENT", "client_id"),
     ("REASON", "reason"),
     ("REVOKED AT", "revoked_at"),
+    ("EXPIRES AT", "expires_at"),
 ];
 
 /// The registry's largest page.
@@ -46,6 +48,17 @@ pub async fn run(ctx: &Ctx, command: RevocationsCommand) -> CliResult {
             }
             Ok(())
         }
+        RevocationsCommand::Snapshot => {
+            let (seq, items) = snapshot(&ctx.api, None).await?;
+            match ctx.format {
+                Format::Json => output::json(&json!({ "seq": seq, "items": items })),
+                Format::Table => {
+                    print_list_from(ctx.format, items, None, COLUMNS, "");
+                    crate::say!("consistent at seq {seq}: follow with --since {seq}");
+                }
+            }
+            Ok(())
+        }
         RevocationsCommand::Watch {
             since,
             interval,
@@ -53,7 +66,8 @@ pub async fn run(ctx: &Ctx, command: RevocationsCommand) -> CliResult {
         } => {
             let start = match since {
                 Some(s) => s,
-                None => last_seq(&ctx.api).await?,
+                // The snapshot's seq, from its first page: one read, not the whole registry.
+                None => snapshot(&ctx.api, Some(1)).await?.0,
             };
             watch(ctx, start, Duration::from_secs(interval.max(1)), count).await
         }
@@ -74,14 +88,26 @@ async fn page(api: &Api, since: u64, limit: usize) -> CliResult<(Vec<Value>, Opt
     Ok((items, page["next"].as_u64()))
 }
 
-/// The registry's last `seq` (0 when empty), read page by page.
-async fn last_seq(api: &Api) -> CliResult<u64> {
-    let mut last = 0;
+/// The registry's snapshot: its `seq` and entries, every page (or only the first, of `limit`).
+async fn snapshot(api: &Api, limit: Option<usize>) -> CliResult<(u64, Vec<Value>)> {
+    let mut items = Vec::new();
+    let mut cursor: Option<String> = None;
     loop {
-        let (items, next) = page(api, last, PAGE).await?;
-        last = items.last().and_then(|e| e["seq"].as_u64()).unwrap_or(last);
-        if next.is_none() || items.is_empty() {
-            return Ok(last);
+        let path = with_query(
+            "/v1/revocations/snapshot",
+            &[
+                ("limit", Some(limit.unwrap_or(PAGE).to_string())),
+                ("cursor", cursor.clone()),
+            ],
+        );
+        let page = api.get(&path).await?;
+        let seq = page["seq"].as_u64().unwrap_or(0);
+        items.extend(page["items"].as_array().cloned().unwrap_or_default());
+        match page["next"].as_str() {
+            Some(next) if limit.is_none() && cursor.as_deref() != Some(next) => {
+                cursor = Some(next.to_owned());
+            }
+            _ => return Ok((seq, items)),
         }
     }
 }
