@@ -93,6 +93,21 @@ async fn a_request_issues_a_credential_whose_secret_verifies_and_never_leaks() {
         !history.contains(&random),
         "secret in the execution history"
     );
+    // The steps pass each other the request and what was minted, but never the secret's hash
+    // or its sealed copy.
+    let hash = String::from(stored.secret_hash);
+    assert!(
+        !history.contains(&hash),
+        "secret hash in the execution history"
+    );
+    assert!(
+        !history.contains("ciphertext"),
+        "the sealed copy in the execution history"
+    );
+    assert!(
+        history.contains("audit_head") && history.contains("expires_at"),
+        "not vacuous: the history holds what the steps pass on"
+    );
     for table in [&stack().table_name, &stack().audit_table_name] {
         assert!(
             !snapshot(table)

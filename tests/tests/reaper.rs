@@ -136,8 +136,10 @@ async fn a_request_whose_execution_died_unrecorded_is_failed_parked_and_replayed
     let (client_id, request_id) = queued_request().await;
     let issue = &stack().state_machines["issue"];
 
-    // Every read of the request fails: ValidateRequest fails, and so does RecordFailure, whose
-    // Catch parks the execution's input as an unrecorded dead letter.
+    // Every write and read of the request fails: the mint cannot commit (the request travels
+    // with the input, so no step reads it before), and RecordFailure cannot record it either;
+    // its Catch parks the execution's input as an unrecorded dead letter.
+    let write_fault = inject_fault("dynamodb", "TransactWriteItems", &request_id).await;
     let fault = inject_fault("dynamodb", "GetItem", &request_id).await;
     let started = replay(json!({"queues": ["intake"]})).await;
     assert!(
@@ -147,6 +149,7 @@ async fn a_request_whose_execution_died_unrecorded_is_failed_parked_and_replayed
     let status = closed_execution(issue, &request_id, Duration::from_secs(90)).await;
     assert_eq!(status, "FAILED");
     drop(fault);
+    drop(write_fault);
     assert_eq!(
         status_of(&get_json(&format!("/v1/requests/{request_id}")).await),
         "pending",

@@ -1,6 +1,7 @@
 //! The request handler: route → authenticate → parse → decide → persist → answer.
 
 use clavis_aws::dynamo::Repository;
+use clavis_aws::dynamo::together::ReadTogether;
 use clavis_aws::kms::Kms;
 use clavis_aws::workflows::Launcher;
 use clavis_core::client::NewClient;
@@ -45,6 +46,8 @@ pub struct App {
     pub(crate) status: Option<crate::status::StatusConfig>,
     /// Where `POST /v1/replays` starts runs (none: the route answers a fault).
     pub(crate) replay: Option<crate::replays::ReplayConfig>,
+    /// How long this container's issuances take: when its wait looks.
+    pub(crate) issuance_timing: crate::issuance_wait::IssuanceTiming,
     router: Router,
 }
 
@@ -71,6 +74,7 @@ impl App {
             keys: PublishedKeys::default(),
             status: None,
             replay: None,
+            issuance_timing: crate::issuance_wait::IssuanceTiming::default(),
             router: Router::new(),
         }
     }
@@ -210,8 +214,8 @@ impl App {
                     .await
             }
             Route::RequestCredential => {
-                let principal = self.operator(req, scopes::ISSUER, now).await?;
-                self.request_credential(req, &principal, param(matched, "client_id"), now)
+                // Authenticated inside: the client asked for is read with the caller.
+                self.request_credential(req, param(matched, "client_id"), now)
                     .await
             }
             Route::GetRequest => {
@@ -346,16 +350,34 @@ impl App {
         req: &Request,
         now: OffsetDateTime,
     ) -> Result<Principal, Error> {
+        Ok(self.authenticate_reading(req, now, &[]).await?.0)
+    }
+
+    /// [`App::authenticate`], with the items at `also` read in the same round trip as the
+    /// caller's credential (what the route needs next).
+    pub(crate) async fn authenticate_reading(
+        &self,
+        req: &Request,
+        now: OffsetDateTime,
+        also: &[(String, String)],
+    ) -> Result<(Principal, ReadTogether), Error> {
         match auth::bearer_token(req.headers()) {
             None => {
-                auth::authenticate(&self.repo, req.headers(), now, self.oauth.use_resolution).await
+                auth::authenticate(
+                    &self.repo,
+                    req.headers(),
+                    now,
+                    self.oauth.use_resolution,
+                    also,
+                )
+                .await
             }
             Some(token) => {
                 let verified = self
                     .verify_own_token(token, Some(scopes::CLAVIS_AUDIENCE))
                     .await?
                     .ok_or(UserError::Unauthenticated)?;
-                auth::token_principal(&self.repo, &verified, now).await
+                auth::token_principal(&self.repo, &verified, now, also).await
             }
         }
     }

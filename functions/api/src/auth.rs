@@ -11,6 +11,7 @@ use std::collections::BTreeSet;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use clavis_aws::dynamo::Repository;
+use clavis_aws::dynamo::together::ReadTogether;
 use clavis_core::client::Client;
 use clavis_core::credential::Credential;
 use clavis_core::ids::{ClientId, CredentialId, RequestId};
@@ -110,29 +111,41 @@ pub async fn usable_credential(
     claimed: Option<&ClientId>,
     now: OffsetDateTime,
 ) -> Result<Option<Credential>, Error> {
-    Ok(usable(repo, id, claimed, now).await?.map(|(c, _)| c))
+    Ok(usable(repo, id, claimed, now, &[])
+        .await?
+        .map(|(c, _, _)| c))
 }
 
-/// The same, with the credential's client.
+/// The same, with the credential's client, and the items at `also` read in the same
+/// `BatchGetItem` when the client is claimed (what the route needs next).
 async fn usable(
     repo: &Repository,
     id: &CredentialId,
     claimed: Option<&ClientId>,
     now: OffsetDateTime,
-) -> Result<Option<(Credential, Client)>, Error> {
-    let (credential, client) = match claimed {
-        Some(client_id) => repo.get_credential_and_client(id, client_id).await?,
+    also: &[(String, String)],
+) -> Result<Option<(Credential, Client, ReadTogether)>, Error> {
+    let (credential, client, read) = match claimed {
+        Some(client_id) => {
+            repo.get_credential_and_client_with(id, client_id, also)
+                .await?
+        }
         None => match repo.get_credential(id, true).await? {
             None => return Ok(None),
             Some(c) => {
                 let client = repo.get_client(&c.value.client_id, true).await?;
-                (Some(c), client)
+                let read = if also.is_empty() {
+                    ReadTogether::default()
+                } else {
+                    repo.read_together(also).await?
+                };
+                (Some(c), client, read)
             }
         },
     };
     Ok(match (credential, client) {
         (Some(c), Some(k)) if c.value.is_usable_for(&k.value, now) => {
-            Some((c.value.confined_to(&k.value), k.value))
+            Some((c.value.confined_to(&k.value), k.value, read))
         }
         _ => None,
     })
@@ -144,7 +157,8 @@ pub async fn token_principal(
     repo: &Repository,
     token: &clavis_verify::VerifiedToken,
     now: OffsetDateTime,
-) -> Result<Principal, Error> {
+    also: &[(String, String)],
+) -> Result<(Principal, ReadTogether), Error> {
     let credential_id: CredentialId = token
         .credential_id()
         .parse()
@@ -153,10 +167,10 @@ pub async fn token_principal(
         .client_id()
         .parse()
         .map_err(|_| UserError::Unauthenticated)?;
-    let (stored, client) = usable(repo, &credential_id, Some(&client_id), now)
+    let (stored, client, read) = usable(repo, &credential_id, Some(&client_id), now, also)
         .await?
         .ok_or(UserError::Unauthenticated)?;
-    Ok(Principal {
+    let principal = Principal {
         client_id: stored.client_id,
         credential_id,
         scopes: token
@@ -166,7 +180,8 @@ pub async fn token_principal(
             .collect(),
         registered_by: client.owner,
         credential_request: stored.request_id,
-    })
+    };
+    Ok((principal, read))
 }
 
 /// Authenticates the request against the registry (see [`usable_credential`]).
@@ -175,20 +190,22 @@ pub async fn authenticate(
     headers: &HeaderMap,
     now: OffsetDateTime,
     use_resolution: time::Duration,
-) -> Result<Principal, Error> {
+    also: &[(String, String)],
+) -> Result<(Principal, ReadTogether), Error> {
     let (client_id, secret) = basic_credentials(headers)?;
-    let (stored, client) = usable(repo, &secret.credential_id(), Some(&client_id), now)
+    let (stored, client, read) = usable(repo, &secret.credential_id(), Some(&client_id), now, also)
         .await?
-        .filter(|(c, _)| c.secret_hash.verifies(&secret))
+        .filter(|(c, _, _)| c.secret_hash.verifies(&secret))
         .ok_or(UserError::Unauthenticated)?;
     record_use(repo, &stored, now, use_resolution).await;
-    Ok(Principal {
+    let principal = Principal {
         client_id,
         credential_id: stored.credential_id,
         scopes: stored.scopes,
         registered_by: client.owner,
         credential_request: stored.request_id,
-    })
+    };
+    Ok((principal, read))
 }
 
 /// Writes down a use of `credential` when one is due. A failure is logged, never answered:

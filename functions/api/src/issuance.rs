@@ -3,18 +3,21 @@
 
 use std::time::Duration;
 
-use clavis_aws::dynamo::issuance::{Created, PickupCopy};
+use clavis_aws::dynamo::audited::head_of;
+use clavis_aws::dynamo::issuance::{Created, IssuanceOutcome, PickupCopy};
+use clavis_aws::dynamo::{clients, keys};
 use clavis_aws::workflows::Launched;
+use clavis_core::audit::ChainHead;
 use clavis_core::client::Client;
 use clavis_core::delivery::DeliveryTarget;
 use clavis_core::ids::{ClientId, CredentialId, RequestId};
 use clavis_core::issuance::{
-    CredentialRequest, IssuanceParams, check_idempotency_key, request_id_for,
+    CredentialRequest, IssuanceParams, check_idempotency_key, credential_id_for, request_id_for,
 };
 use clavis_core::request::{IssuanceRequest, RequestProblem, RequestStatus};
 use clavis_core::secret::ClientSecret;
 use clavis_core::workflow::{RequestRef, WorkflowKind};
-use clavis_core::{Error, SystemFault, UserError};
+use clavis_core::{Error, SystemFault, UserError, scopes};
 use clavis_lambda::body;
 use clavis_lambda::problem::Problem;
 use clavis_policy::Action;
@@ -24,13 +27,8 @@ use time::OffsetDateTime;
 
 use crate::app::{App, json};
 use crate::auth::Principal;
+use crate::issuance_wait;
 use crate::views::{CredentialView, DeliveryView, IssuedView, RequestView};
-
-/// First pause of a waiting POST before it re-reads its request; each pause is 1.5 times the
-/// last, up to [`POLL_MAX`], so a slow workflow costs few reads.
-const POLL_FIRST: Duration = Duration::from_millis(100);
-/// Longest pause between two reads of a waited-for request.
-const POLL_MAX: Duration = Duration::from_millis(500);
 
 /// Where the workflow is started and how long a POST waits for it.
 #[derive(Debug, Clone)]
@@ -52,37 +50,45 @@ impl App {
     pub(crate) async fn request_credential(
         &self,
         req: &Request,
-        principal: &Principal,
         client_id: &str,
         now: OffsetDateTime,
     ) -> Result<Response<Body>, Error> {
+        // The client asked for and its audit chain head are read with the caller's credential,
+        // in one round trip; nothing of them is answered before the caller is authenticated.
+        let asked: Option<ClientId> = client_id.parse().ok();
+        let also: Vec<(String, String)> = asked
+            .iter()
+            .flat_map(|id| [keys::client(id), keys::chain_head(id)])
+            .collect();
+        let (principal, mut read) = self.authenticate_reading(req, now, &also).await?;
+        principal.require_any(&[scopes::ISSUER])?;
         let key = idempotency_key(req)?;
-        let client_id: ClientId = client_id
-            .parse()
-            .map_err(|_| UserError::NotFound("client".into()))?;
+        let client_id = asked.ok_or_else(|| UserError::NotFound("client".into()))?;
         let params =
             body::parse_json::<CredentialRequest>(req.headers(), req.body(), body::DEFAULT_LIMIT)?
                 .validate()?;
-        let client = self
-            .repo
-            .get_client(&client_id, true)
-            .await?
+        let client: Client = read
+            .get(&keys::client(&client_id), clients::ENTITY)?
             .ok_or_else(|| UserError::NotFound("client".into()))?
             .value;
+        let head = head_of(
+            &client_id,
+            read.take_item(&keys::chain_head(&client_id)).as_ref(),
+        )?;
         // Policy first: a caller it refuses learns nothing of what the client may have.
-        self.authorize(principal, Action::RequestIssuance(&client, &params))
+        self.authorize(&principal, Action::RequestIssuance(&client, &params))
             .await?;
         params.check_against(&client)?;
 
         let request_id = request_id_for(&client_id, &principal.client_id, key);
-        let request = pending_request(principal, request_id, &client, params, now);
+        let request = pending_request(&principal, request_id, &client, params, now);
         let state_machine_arn = self.issue.state_machine_arn.clone();
         self.submit(
             req,
-            principal,
+            &principal,
             request,
-            WorkflowKind::Issue,
-            &state_machine_arn,
+            (WorkflowKind::Issue, &state_machine_arn),
+            Some(head),
             now,
         )
         .await
@@ -96,25 +102,29 @@ impl App {
         req: &Request,
         principal: &Principal,
         request: IssuanceRequest,
-        workflow: WorkflowKind,
-        state_machine_arn: &str,
+        (workflow, state_machine_arn): (WorkflowKind, &str),
+        head: Option<ChainHead>,
         now: OffsetDateTime,
     ) -> Result<Response<Body>, Error> {
-        let created = self.repo.create_request(&request).await?;
-        let (first, stored) = match created {
-            Created::New => (true, request),
+        let created = self.repo.create_request(&request, head).await?;
+        let (first, stored, head) = match created {
+            Created::New(head) => (true, request, Some(head)),
             Created::Existing(existing) if existing.fingerprint != request.fingerprint => {
                 return Err(UserError::IdempotencyKeyReused.into());
             }
-            Created::Existing(existing) => (false, *existing),
+            Created::Existing(existing) => (false, *existing, None),
         };
         let mut queued = false;
         if stored.status == RequestStatus::Pending {
             // Also on a replay: if the first caller died between storing and starting, this
             // starts it; otherwise the execution name makes it a no-op.
+            // A new request travels with its input, with the chain head it left: the workflow
+            // reads neither back.
             let request = RequestRef {
                 request_id: stored.request_id,
                 client_id: stored.client_id,
+                request: first.then(|| Box::new(stored.clone())),
+                audit_head: head,
             };
             queued = self
                 .launcher
@@ -129,30 +139,52 @@ impl App {
         } else {
             self.issue.wait
         };
-        let settled = self.wait_for(&stored.request_id, wait).await?;
+        let outcome = self.wait_for(&stored, wait).await?;
+        let settled = &outcome.request;
         tracing::info!(request_id = %settled.request_id, client_id = %settled.client_id, first, status = settled.status.as_str(), workflow = ?workflow, "credential requested");
-        self.answer_issuance(&settled, first, principal, now).await
+        self.answer_issuance(outcome, first, principal, now).await
     }
 
-    async fn wait_for(&self, id: &RequestId, wait: Duration) -> Result<IssuanceRequest, Error> {
-        let deadline = tokio::time::Instant::now() + wait;
-        let mut pause = POLL_FIRST;
-        loop {
-            let current = self
+    /// Waits up to `wait` for `request` to settle (or to wait for approvers), looking when it
+    /// should be done ([`issuance_wait`]); answers the last look, which read with the request
+    /// what answering it needs.
+    async fn wait_for(
+        &self,
+        request: &IssuanceRequest,
+        wait: Duration,
+    ) -> Result<IssuanceOutcome, Error> {
+        let id = &request.request_id;
+        let credential_id = credential_id_for(id, request.attempt);
+        let start = tokio::time::Instant::now();
+        let mut last = None;
+        for at in issuance_wait::schedule(self.issuance_timing.expected(), wait) {
+            tokio::time::sleep_until(start + at).await;
+            let outcome = self
                 .repo
-                .get_request(id, true)
+                .issuance_outcome(id, &request.client_id, &credential_id)
                 .await?
-                .ok_or_else(|| SystemFault::Internal(format!("request {id} vanished")))?
-                .value;
+                .ok_or_else(|| SystemFault::Internal(format!("request {id} vanished")))?;
             // A held request waits for people: no use waiting here.
-            let settled =
-                current.status.is_final() || current.status == RequestStatus::PendingApproval;
-            if settled || tokio::time::Instant::now() >= deadline {
-                return Ok(current);
+            let current = &outcome.request;
+            if current.status.is_final() || current.status == RequestStatus::PendingApproval {
+                self.learn_from(&outcome);
+                return Ok(outcome);
             }
-            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            tokio::time::sleep(pause.min(left)).await;
-            pause = (pause * 3 / 2).min(POLL_MAX);
+            last = Some(outcome);
+        }
+        last.ok_or_else(|| SystemFault::Internal("a wait that never looked".into()).into())
+    }
+
+    /// Learns how long an issuance took from request to activation, when it completed.
+    fn learn_from(&self, outcome: &IssuanceOutcome) {
+        let took = outcome
+            .credential
+            .as_ref()
+            .and_then(|c| c.issued_at)
+            .map(|issued| issued - outcome.request.requested_at)
+            .and_then(|d| Duration::try_from(d).ok());
+        if let Some(took) = took {
+            self.issuance_timing.observe(took);
         }
     }
 
@@ -160,25 +192,36 @@ impl App {
     /// without the secret for replays; 202 while pending; the problem if it failed.
     async fn answer_issuance(
         &self,
-        request: &IssuanceRequest,
+        outcome: IssuanceOutcome,
         first: bool,
         principal: &Principal,
         now: OffsetDateTime,
     ) -> Result<Response<Body>, Error> {
+        let request = &outcome.request;
         let mut response = match request.status {
             RequestStatus::Completed => {
                 let credential_id = request.credential_id;
+                // The credential read with the request, if it is the one the request names.
+                let read_expiry = outcome
+                    .credential
+                    .as_ref()
+                    .filter(|c| Some(c.credential_id) == credential_id)
+                    .map(|c| c.expires_at);
                 // A client with a vault never gets its secret over HTTP.
-                let (client_secret, expires_at) = if first && request.delivery.is_none() {
-                    match self.take_secret(request, principal, now).await {
-                        Ok((secret, expires_at)) => (Some(secret), Some(expires_at)),
-                        Err(Error::User(UserError::Gone(_))) => (None, None),
+                let client_secret = if first && request.delivery.is_none() {
+                    let copy = outcome.pickup.clone();
+                    match self
+                        .hand_over(request, copy, Some(outcome.head.clone()), principal, now)
+                        .await
+                    {
+                        Ok(secret) => Some(secret),
+                        Err(Error::User(UserError::Gone(_))) => None,
                         Err(e) => return Err(e),
                     }
                 } else {
-                    (None, None)
+                    None
                 };
-                let expires_at = match expires_at {
+                let expires_at = match read_expiry {
                     Some(t) => Some(t),
                     None => self.expiry_of(credential_id).await?,
                 };
@@ -245,6 +288,27 @@ impl App {
 
     /// Opens the pickup copy, then takes it (once): a decrypt that fails leaves the copy for
     /// a retry, and only the caller whose delete commits gets the secret.
+    /// Opens the pickup copy read with the request and takes it (once, audited): the secret.
+    /// A copy that is gone, expired or of another credential is `Gone`. `head` is the client's
+    /// chain head, read with the copy.
+    async fn hand_over(
+        &self,
+        request: &IssuanceRequest,
+        copy: Option<PickupCopy>,
+        head: Option<ChainHead>,
+        principal: &Principal,
+        now: OffsetDateTime,
+    ) -> Result<ClientSecret, Error> {
+        let copy = copy
+            .filter(|c| c.expires_at > now && Some(c.credential_id) == request.credential_id)
+            .ok_or_else(|| UserError::Gone(format!("the secret of {}", request.request_id)))?;
+        let secret = copy.open(&self.kms, &self.issue.secrets_key_id).await?;
+        self.repo
+            .picked_up(request, &copy, &principal.actor(), now, head)
+            .await?;
+        Ok(secret)
+    }
+
     pub(crate) async fn take_secret(
         &self,
         request: &IssuanceRequest,
@@ -254,7 +318,7 @@ impl App {
         let copy: PickupCopy = self.repo.pickup_copy(request, now).await?;
         let secret = copy.open(&self.kms, &self.issue.secrets_key_id).await?;
         self.repo
-            .picked_up(request, &copy, &principal.actor(), now)
+            .picked_up(request, &copy, &principal.actor(), now, None)
             .await?;
         let expires_at = self
             .expiry_of(Some(copy.credential_id))

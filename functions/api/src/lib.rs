@@ -12,6 +12,7 @@ pub mod client_update;
 mod decisions;
 pub mod inventory;
 pub mod issuance;
+pub mod issuance_wait;
 pub mod oauth;
 mod query;
 pub mod replays;

@@ -60,8 +60,15 @@ impl App {
         }
         let request = pending_request(principal, request_id, &client, params, now);
         let arn = self.issue.rotate_state_machine_arn.clone();
-        self.submit(req, principal, request, WorkflowKind::Rotate, &arn, now)
-            .await
+        self.submit(
+            req,
+            principal,
+            request,
+            (WorkflowKind::Rotate, &arn),
+            None,
+            now,
+        )
+        .await
     }
 }
 

@@ -2,15 +2,15 @@
 //! `clavis_core::risk`: tier, environment, operator scopes, lifetime, and the client's issuance
 //! rate against its own baseline) and the policy decides: allow (mint now), hold (wait for
 //! approvers; the holding policies say how long and how many; a spike is an anomaly) or deny.
-//! Reads the request, its client and the client's counters (one Query); writes nothing (a hold
-//! or a denial is recorded by the step that follows).
+//! Takes the request and its client from VerifyIdentity (reading them only when an input lacks
+//! them), reads the client's counters (one Query), and passes on the grant without them;
+//! writes nothing (a hold or a denial is recorded by the step that follows).
 
 use std::collections::BTreeSet;
 
 use clavis_aws::dynamo::Repository;
-use clavis_core::issuance::IssuanceGrant;
 use clavis_core::risk::{RiskAssessment, RiskDecision, RiskFactors};
-use clavis_core::workflow::Assessed;
+use clavis_core::workflow::{Assessed, Verified, VerifiedReads};
 use clavis_core::{Error, UserError};
 use clavis_lambda::governance::Governance;
 use clavis_policy::Operator;
@@ -20,19 +20,30 @@ use time::OffsetDateTime;
 pub async fn assess_risk(
     repo: &Repository,
     governance: &Governance,
-    mut grant: IssuanceGrant,
+    verified: Verified,
     now: OffsetDateTime,
 ) -> Result<Assessed, Error> {
-    let request = repo
-        .get_request(&grant.request_id, true)
-        .await?
-        .ok_or_else(|| UserError::NotFound(format!("request {}", grant.request_id)))?
-        .value;
-    let client = repo
-        .get_client(&grant.client_id, true)
-        .await?
-        .ok_or_else(|| UserError::NotFound(format!("client {}", grant.client_id)))?
-        .value;
+    let mut grant = verified.grant;
+    // What VerifyIdentity read comes with its grant; an input without it reads them.
+    let (request, client) = match verified.read {
+        Some(read) if read.request.request_id == grant.request_id => {
+            let VerifiedReads { request, client } = *read;
+            (request, client)
+        }
+        _ => (
+            repo.get_request(&grant.request_id, true)
+                .await?
+                .ok_or_else(|| UserError::NotFound(format!("request {}", grant.request_id)))?
+                .value,
+            repo.get_client(&grant.client_id, true)
+                .await?
+                .ok_or_else(|| UserError::NotFound(format!("client {}", grant.client_id)))?
+                .value,
+        ),
+    };
+    if client.client_id != grant.client_id {
+        return Err(UserError::NotFound(format!("client {}", grant.client_id)).into());
+    }
     let requester = request.requested_by.parse().map_err(|_| {
         UserError::Forbidden(format!("{} is not an operator", request.requested_by))
     })?;
@@ -90,7 +101,7 @@ mod samples {
     #[test]
     fn the_sample_event_is_a_valid_input() {
         let text = include_str!("../../../events/assess-risk.json");
-        clavis_lambda::step::decode::<clavis_core::issuance::IssuanceGrant>(
+        clavis_lambda::step::decode::<clavis_core::workflow::Verified>(
             serde_json::from_str(text).unwrap(),
         )
         .expect("events/assess-risk.json");

@@ -25,21 +25,28 @@ pub async fn deliver_secret(
     kms: &Kms,
     vault: &impl SecretVault,
     secrets_key_id: &str,
-    minted: Minted,
+    mut minted: Minted,
     now: OffsetDateTime,
 ) -> Result<Minted, Error> {
-    let Some(target) = minted.delivery.as_ref() else {
+    let Some(target) = minted.delivery.clone() else {
         return Ok(minted);
     };
+    let target = &target;
     let credential_id = minted.credential_id;
     match repo.sealed_copy(&minted.request_id).await? {
         Some(copy) if copy.credential_id == credential_id => {
-            let expires_at = repo
-                .get_credential(&credential_id, true)
-                .await?
-                .ok_or_else(|| SystemFault::Internal(format!("{credential_id} was never minted")))?
-                .value
-                .expires_at;
+            let expires_at = match minted.credential.as_ref() {
+                Some(c) if c.credential_id == credential_id => c.expires_at,
+                _ => {
+                    repo.get_credential(&credential_id, true)
+                        .await?
+                        .ok_or_else(|| {
+                            SystemFault::Internal(format!("{credential_id} was never minted"))
+                        })?
+                        .value
+                        .expires_at
+                }
+            };
             let secret = copy.open(kms, secrets_key_id).await?;
             let contents = contents_of(minted.client_id, &secret, timestamp(expires_at)?);
             vault.stage(target, &credential_id, &contents).await?;
@@ -72,6 +79,8 @@ pub async fn deliver_secret(
         }
     }
     tracing::info!(request_id = %minted.request_id, %credential_id, target = target.address(), "secret delivered");
+    // The delivery's audit record moved the chain on: activation reads the head.
+    minted.audit_head = None;
     Ok(minted)
 }
 

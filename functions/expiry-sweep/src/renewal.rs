@@ -213,14 +213,17 @@ async fn request_rotation(
         attempt: 0,
         delivery: client.delivery.clone(),
     };
-    let stored = match repo.create_request(&request).await? {
-        Created::New => request,
-        Created::Existing(existing) => *existing,
+    let (stored, head) = match repo.create_request(&request, None).await? {
+        Created::New(head) => (request, Some(head)),
+        Created::Existing(existing) => (*existing, None),
     };
     if stored.status == RequestStatus::Pending {
+        // A new request travels with its input (the workflow need not read it back).
         let request = RequestRef {
             request_id: stored.request_id,
             client_id: stored.client_id,
+            request: head.is_some().then(|| Box::new(stored.clone())),
+            audit_head: head,
         };
         renewer
             .launcher

@@ -2,19 +2,22 @@
 //! (encryption context = request id + credential id, expiring), and answers ids only.
 //!
 //! The credential id is derived from the request id, so a retried mint finds its own earlier
-//! work and answers the same ids instead of minting a second credential.
+//! work and answers the same ids instead of minting a second credential. What activation needs
+//! of the credential (never its secret or hash) and the audit chain head after the mint go on
+//! with the ids, so activation reads nothing.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use clavis_aws::dynamo::Repository;
 use clavis_aws::dynamo::issuance::{PICKUP_TTL_SECONDS, PickupCopy, pickup_context};
 use clavis_aws::kms::Kms;
+use clavis_core::audit::ChainHead;
 use clavis_core::credential::Credential;
 use clavis_core::ids::CredentialId;
 use clavis_core::issuance::{IssuanceGrant, credential_id_for};
 use clavis_core::lifecycle::{CredentialState, LifecycleEvent};
 use clavis_core::secret::{ClientSecret, SecretMode};
-use clavis_core::workflow::Minted;
+use clavis_core::workflow::{Minted, MintedCredential};
 use clavis_core::{Error, SystemFault, UserError};
 use time::{Duration, OffsetDateTime};
 
@@ -58,7 +61,7 @@ pub async fn mint_credential(
     now: OffsetDateTime,
 ) -> Result<Minted, Error> {
     let credential_id = credential_id_for(&grant.request_id, grant.attempt);
-    let minted = Minted {
+    let mut minted = Minted {
         request_id: grant.request_id,
         client_id: grant.client_id,
         credential_id,
@@ -67,10 +70,11 @@ pub async fn mint_credential(
         delivery: grant.delivery.clone(),
         requested_at: grant.requested_at,
         held: grant.held,
+        credential: None,
+        audit_head: None,
     };
-    if already_minted(repo, &grant, &credential_id).await? {
-        return Ok(minted);
-    }
+    // No read first: the mint's own conditions find a credential an earlier attempt of this
+    // step minted, and only then is it read (a retry costs an Encrypt; a mint costs no read).
     let secret = ClientSecret::generate(
         credential_id,
         SecretMode::for_environment(grant.environment),
@@ -88,10 +92,20 @@ pub async fn mint_credential(
         expires_at: now + Duration::seconds(PICKUP_TTL_SECONDS),
     };
     match repo
-        .mint(&credential, &pickup, grant.risk_score, ACTOR, now)
+        .mint(
+            &credential,
+            &pickup,
+            grant.risk_score,
+            ACTOR,
+            now,
+            grant.audit_head.clone(),
+        )
         .await
     {
-        Ok(_) => {}
+        Ok(record) => {
+            minted.credential = Some(MintedCredential::of(&credential));
+            minted.audit_head = Some(ChainHead::after(&record));
+        }
         // A concurrent or earlier attempt won the race: its secret is the one that counts.
         Err(Error::User(UserError::Conflict(_)))
             if already_minted(repo, &grant, &credential_id).await? => {}
@@ -147,6 +161,7 @@ mod tests {
             delivery: None,
             requested_at: None,
             held: false,
+            audit_head: None,
         };
         let secret =
             ClientSecret::generate(credential_id_for(&request_id, 0), SecretMode::Live).unwrap();

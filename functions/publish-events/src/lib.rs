@@ -174,11 +174,22 @@ pub async fn publish_batch(
     response
 }
 
-/// Takes the handed-off entries out of the pending index, concurrently; answers how many
-/// could not be marked. Those stay pending, so the reconciler publishes them a second time:
-/// a duplicate subscribers drop by `event_id`, never a loss.
+/// Most marks one transaction takes (DynamoDB's limit of actions per transaction).
+const MARKS_PER_TRANSACTION: usize = 100;
+
+/// Takes the handed-off entries out of the pending index: the whole batch in one transaction,
+/// or, if that fails, one by one and concurrently. Answers how many could not be marked. Those
+/// stay pending, so the reconciler publishes them a second time: a duplicate subscribers drop
+/// by `event_id`, never a loss.
 async fn mark_handed_off(repo: &Repository, event_ids: Vec<String>) -> usize {
     let now = time::OffsetDateTime::now_utc();
+    if event_ids.len() <= MARKS_PER_TRANSACTION {
+        match repo.mark_all_handed_off(&event_ids, now).await {
+            Ok(true) => return 0,
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "batch mark failed; marking one by one"),
+        }
+    }
     let mut marks = tokio::task::JoinSet::new();
     for event_id in event_ids {
         let repo = repo.clone();

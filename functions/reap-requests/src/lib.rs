@@ -169,10 +169,7 @@ async fn reap_one(
     match &verdict {
         Verdict::Leave => {}
         Verdict::Start => {
-            let input = RequestRef {
-                request_id: request.request_id,
-                client_id: request.client_id,
-            };
+            let input = RequestRef::of(request.request_id, request.client_id);
             let input = serde_json::to_string(&input).map_err(|e| {
                 clavis_core::SystemFault::Internal(format!("cannot encode input: {e}"))
             })?;

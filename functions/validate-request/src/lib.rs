@@ -1,6 +1,6 @@
-//! `ValidateRequest`: the stored request exists, belongs to the execution's client, is still
-//! pending, and its parameters are well-formed. Cheap checks first, so a bad execution input
-//! fails before anything else is read.
+//! `ValidateRequest`: the request (carried in the execution input as the api stored it, or read
+//! when an input does not carry it) belongs to the execution's client, is still pending, and
+//! its parameters are well-formed; it passes the request on so later steps do not read it.
 
 use clavis_aws::dynamo::Repository;
 use clavis_core::issuance::CredentialRequest;
@@ -10,11 +10,25 @@ use clavis_core::{Error, FieldViolation, UserError};
 
 /// Checks the request named by the execution input; passes the input on unchanged.
 pub async fn validate_request(repo: &Repository, input: RequestRef) -> Result<RequestRef, Error> {
-    let request = repo
-        .get_request(&input.request_id, true)
-        .await?
-        .ok_or_else(|| UserError::NotFound(format!("request {}", input.request_id)))?
-        .value;
+    // The request as the api stored it travels with the input; an input without it (from a
+    // restart that did not carry it) reads it. Whether it is still pending when it matters is
+    // the mint's condition either way.
+    let request = match input.request {
+        Some(request) if request.request_id == input.request_id => *request,
+        Some(_) => {
+            return Err(UserError::Invalid(vec![FieldViolation::new(
+                "request",
+                "is not the request the input names",
+            )])
+            .into());
+        }
+        None => {
+            repo.get_request(&input.request_id, true)
+                .await?
+                .ok_or_else(|| UserError::NotFound(format!("request {}", input.request_id)))?
+                .value
+        }
+    };
     if request.client_id != input.client_id {
         return Err(UserError::Invalid(vec![FieldViolation::new(
             "client_id",
@@ -34,14 +48,17 @@ pub async fn validate_request(repo: &Repository, input: RequestRef) -> Result<Re
     // hand-edited item reaching the mint.
     CredentialRequest {
         ttl_seconds: request.params.ttl_seconds,
-        scopes: request.params.scopes.into_iter().collect(),
-        audiences: request.params.audiences.into_iter().collect(),
-        justification: request.params.justification,
+        scopes: request.params.scopes.iter().cloned().collect(),
+        audiences: request.params.audiences.iter().cloned().collect(),
+        justification: request.params.justification.clone(),
         approval_window_seconds: request.params.approval_window_seconds,
     }
     .validate()?;
     tracing::info!(request_id = %input.request_id, client_id = %input.client_id, "request valid");
-    Ok(input)
+    Ok(RequestRef {
+        request: Some(Box::new(request)),
+        ..input
+    })
 }
 
 #[cfg(test)]

@@ -38,6 +38,14 @@ impl ChainHead {
             hash: GENESIS_HASH.to_owned(),
         }
     }
+
+    /// The head once `record` was appended.
+    pub fn after(record: &AuditRecord) -> Self {
+        Self {
+            seq: record.seq,
+            hash: record.hash.clone(),
+        }
+    }
 }
 
 /// What happened, by whom, to what: the part of a record that is hashed.

@@ -281,6 +281,10 @@ pub struct IssuanceGrant {
     /// Whether it waited for an approval (its latency is then the approvers', not Clavis's).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub held: bool,
+    /// The client's audit chain head as the request left it: the mint appends to it without
+    /// reading it (and reads it if it has moved since).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_head: Option<crate::audit::ChainHead>,
 }
 
 #[cfg(test)]

@@ -7,10 +7,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::client::Environment;
+use crate::audit::ChainHead;
+use crate::client::{Client, Environment};
+use crate::credential::Credential;
 use crate::delivery::DeliveryTarget;
 use crate::ids::{ClientId, CredentialId, RequestId};
 use crate::issuance::IssuanceGrant;
+use crate::request::IssuanceRequest;
 use crate::risk::RiskAssessment;
 use crate::rotation::{DrainVerdict, Rotation};
 
@@ -24,6 +27,90 @@ pub struct RequestRef {
     pub request_id: RequestId,
     /// Its client.
     pub client_id: ClientId,
+    /// The request as stored (ids and parameters, never a secret), so the workflow does not
+    /// read it back. Absent in inputs that do not carry it: `ValidateRequest` then reads it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<Box<IssuanceRequest>>,
+    /// The client's audit chain head as the request left it: the first audited step of the
+    /// workflow appends to it without reading it (and reads it if it has moved since).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_head: Option<ChainHead>,
+}
+
+impl RequestRef {
+    /// The ids alone: the workflow reads the rest.
+    pub fn of(request_id: RequestId, client_id: ClientId) -> Self {
+        Self {
+            request_id,
+            client_id,
+            request: None,
+            audit_head: None,
+        }
+    }
+}
+
+/// The output of `VerifyIdentity`, the input of `AssessRisk`: the grant, and what was read to
+/// decide it (the request and the client), so the assessment does not read them again.
+/// A plain grant (an input from before) reads as one without them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verified {
+    /// What issuance may do.
+    #[serde(flatten)]
+    pub grant: IssuanceGrant,
+    /// The request and its client as verified; absent: read them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read: Option<Box<VerifiedReads>>,
+}
+
+/// The items `VerifyIdentity` read (none of them secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifiedReads {
+    /// The request.
+    pub request: IssuanceRequest,
+    /// The client the credential is for.
+    pub client: Client,
+}
+
+/// What `MintCredential` wrote that activation needs: the credential's public attributes (never
+/// its secret or hash), so `ActivateCredential` does not read it back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MintedCredential {
+    /// The credential.
+    pub credential_id: CredentialId,
+    /// Its client.
+    pub client_id: ClientId,
+    /// Granted scopes.
+    pub scopes: std::collections::BTreeSet<String>,
+    /// Granted audiences.
+    pub audiences: std::collections::BTreeSet<String>,
+    /// When it expires.
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: time::OffsetDateTime,
+    /// When its renewal window opens.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub renew_after: Option<time::OffsetDateTime>,
+    /// The credential it succeeds, for a rotation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotated_from: Option<CredentialId>,
+}
+
+impl MintedCredential {
+    /// The public attributes of `credential`.
+    pub fn of(credential: &Credential) -> Self {
+        Self {
+            credential_id: credential.credential_id,
+            client_id: credential.client_id,
+            scopes: credential.scopes.clone(),
+            audiences: credential.audiences.clone(),
+            expires_at: credential.expires_at,
+            renew_after: credential.renew_after,
+            rotated_from: credential.rotated_from,
+        }
+    }
 }
 
 /// The output of `AssessRisk`: the grant, and what policy made of its risk. The ids are at the
@@ -103,6 +190,12 @@ pub struct Minted {
     /// Whether it waited for an approval.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub held: bool,
+    /// What was minted, when this execution minted it; absent: activation reads it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<MintedCredential>,
+    /// The client's audit chain head after the mint: activation appends to it without reading.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_head: Option<ChainHead>,
 }
 
 /// The output of `ActivateCredential`: the execution's result.

@@ -232,10 +232,7 @@ pub async fn record_failure(
     }
     let parked = !task.error.is_user_error();
     if parked {
-        let input = RequestRef {
-            request_id: task.request_id,
-            client_id: task.client_id,
-        };
+        let input = RequestRef::of(task.request_id, task.client_id);
         let workflow = if request.params.rotation.is_some() {
             WorkflowKind::Rotate
         } else {

@@ -1,7 +1,7 @@
 //! RFC 9457 problem responses: a stable `type` per error, the request id, no internal detail.
 
 use clavis_core::{Error, FieldViolation};
-use lambda_http::http::header::{CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE};
+use lambda_http::http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use lambda_http::{Body, Response};
 use serde::Serialize;
 
@@ -9,6 +9,10 @@ use serde::Serialize;
 pub const TYPE_PREFIX: &str = "urn:clavis:problem:";
 /// Media type of problem documents.
 pub const PROBLEM_JSON: &str = "application/problem+json";
+/// Seconds a 503 asks the caller to wait before trying again (RFC 9110 `Retry-After`): a
+/// throttle or a dependency that is down rarely clears sooner, and callers that retry at once
+/// only make it worse.
+pub const RETRY_AFTER_SECONDS: &str = "1";
 
 /// An RFC 9457 problem document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -65,6 +69,9 @@ impl Problem {
             .status(self.status)
             .header(CONTENT_TYPE, PROBLEM_JSON)
             .header(CACHE_CONTROL, "no-store");
+        if self.status == 503 {
+            builder = builder.header(RETRY_AFTER, RETRY_AFTER_SECONDS);
+        }
         if unauthenticated {
             // Operators authenticate with Basic (their credential) or a bearer access token.
             builder = builder.header(
@@ -105,6 +112,13 @@ mod tests {
         let p = Problem::from_error(&err, "/v1/clients", "r-1");
         assert_eq!(p.status, 503);
         assert!(!serde_json::to_string(&p).unwrap().contains("clavis-prod"));
+        assert_eq!(
+            p.into_response().headers()[RETRY_AFTER],
+            RETRY_AFTER_SECONDS,
+            "a 503 says when to try again"
+        );
+        let refused = Problem::from_error(&UserError::Conflict("x".into()).into(), "/", "r");
+        assert!(!refused.into_response().headers().contains_key(RETRY_AFTER));
     }
 
     #[test]

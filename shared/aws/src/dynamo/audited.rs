@@ -49,7 +49,20 @@ pub struct AuditedChange {
 impl Repository {
     /// Commits the change with its audit record; returns the record.
     pub async fn commit(&self, change: AuditedChange) -> Result<AuditRecord, Error> {
-        let mut records = self.commit_all(std::slice::from_ref(&change)).await?;
+        self.commit_after(change, None).await
+    }
+
+    /// Commits the change with its audit record, first trying `head` as the chain's head when
+    /// the caller knows it (from the previous step of a workflow, or read with other items):
+    /// no read when it is still the head, one read and a retry when it has moved.
+    pub async fn commit_after(
+        &self,
+        change: AuditedChange,
+        head: Option<ChainHead>,
+    ) -> Result<AuditRecord, Error> {
+        let mut records = self
+            .commit_changes(std::slice::from_ref(&change), vec![head])
+            .await?;
         records
             .pop()
             .ok_or_else(|| SystemFault::Internal("a commit wrote no record".into()).into())
@@ -58,6 +71,16 @@ impl Repository {
     /// Commits changes to several clients' state in one transaction, each with its record in
     /// its own client's chain (the chains must differ); returns the records in order.
     pub async fn commit_all(&self, changes: &[AuditedChange]) -> Result<Vec<AuditRecord>, Error> {
+        self.commit_changes(changes, vec![None; changes.len()])
+            .await
+    }
+
+    /// [`Repository::commit_all`], with the heads the caller believes current (`None`: read).
+    async fn commit_changes(
+        &self,
+        changes: &[AuditedChange],
+        mut believed: Vec<Option<ChainHead>>,
+    ) -> Result<Vec<AuditRecord>, Error> {
         let writes: Vec<&ConditionalWrite> = changes.iter().flat_map(|c| &c.writes).collect();
         for attempt in 0..CHAIN_ATTEMPTS {
             if attempt > 0 {
@@ -71,8 +94,12 @@ impl Repository {
             }
             let mut records = Vec::with_capacity(changes.len());
             let mut tx: Vec<TransactWriteItem> = writes.iter().map(|w| w.item.clone()).collect();
-            for change in changes {
-                let head = self.chain_head(&change.client_id).await?;
+            for (i, change) in changes.iter().enumerate() {
+                // A believed head is tried once; after a lost race the head is read.
+                let head = match believed.get_mut(i).and_then(Option::take) {
+                    Some(head) => head,
+                    None => self.chain_head(&change.client_id).await?,
+                };
                 let record =
                     AuditRecord::append(&head, change.client_id, change.at, self.stamped(change));
                 tx.push(self.advance_head(&head, &record)?);
@@ -148,18 +175,25 @@ impl Repository {
             .send()
             .await
             .map_err(|e| fault::from_sdk("dynamodb", &e))?;
-        let Some(item) = out.item else {
-            return Ok(ChainHead::genesis());
-        };
-        match (items::number(&item, "seq"), items::string(&item, "hash")) {
-            (Some(seq), Some(hash)) => Ok(ChainHead {
-                seq,
-                hash: hash.to_owned(),
-            }),
-            _ => Err(SystemFault::Internal(format!("corrupt chain head of {client_id}")).into()),
-        }
+        head_of(client_id, out.item.as_ref())
     }
+}
 
+/// The chain head `item` holds (genesis when there is no item), as read by any means.
+pub fn head_of(client_id: &ClientId, item: Option<&Item>) -> Result<ChainHead, Error> {
+    let Some(item) = item else {
+        return Ok(ChainHead::genesis());
+    };
+    match (items::number(item, "seq"), items::string(item, "hash")) {
+        (Some(seq), Some(hash)) => Ok(ChainHead {
+            seq,
+            hash: hash.to_owned(),
+        }),
+        _ => Err(SystemFault::Internal(format!("corrupt chain head of {client_id}")).into()),
+    }
+}
+
+impl Repository {
     fn advance_head(
         &self,
         head: &ChainHead,

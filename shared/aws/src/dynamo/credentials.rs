@@ -14,6 +14,7 @@ use super::audited::AuditedChange;
 use super::clients::{self, registered_entry};
 use super::items;
 use super::keys;
+use super::together::ReadTogether;
 use super::{Repository, Versioned};
 
 /// Entity tag of credential items.
@@ -42,25 +43,35 @@ impl Repository {
         credential_id: &CredentialId,
         client_id: &ClientId,
     ) -> Result<(Option<Versioned<Credential>>, Option<Versioned<Client>>), Error> {
+        let (credential, client, _) = self
+            .get_credential_and_client_with(credential_id, client_id, &[])
+            .await?;
+        Ok((credential, client))
+    }
+
+    /// The same, with the items at `also` read in the same `BatchGetItem` (what the caller
+    /// needs next, e.g. the client a request is for and its chain head).
+    pub async fn get_credential_and_client_with(
+        &self,
+        credential_id: &CredentialId,
+        client_id: &ClientId,
+        also: &[(String, String)],
+    ) -> Result<
+        (
+            Option<Versioned<Credential>>,
+            Option<Versioned<Client>>,
+            ReadTogether,
+        ),
+        Error,
+    > {
         let credential_key = keys::credential(credential_id);
         let client_key = keys::client(client_id);
-        let (mut credential, mut client) = (None, None);
-        let found = self
-            .batch_get(vec![
-                items::key(credential_key.clone()),
-                items::key(client_key.clone()),
-            ])
-            .await?;
-        for item in found {
-            if items::has_key(&item, &credential_key) {
-                let (value, version) = items::from_item(item, ENTITY)?;
-                credential = Some(Versioned { value, version });
-            } else if items::has_key(&item, &client_key) {
-                let (value, version) = items::from_item(item, clients::ENTITY)?;
-                client = Some(Versioned { value, version });
-            }
-        }
-        Ok((credential, client))
+        let mut wanted = vec![credential_key.clone(), client_key.clone()];
+        wanted.extend_from_slice(also);
+        let read = self.read_together(&wanted).await?;
+        let credential = read.get(&credential_key, ENTITY)?;
+        let client = read.get(&client_key, clients::ENTITY)?;
+        Ok((credential, client, read))
     }
 
     /// The items of `keys` (at most 100), read consistently in `BatchGetItem` calls: keys

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, TransactWriteItem, Update};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use clavis_core::audit::{AuditEntry, AuditRecord};
+use clavis_core::audit::{AuditEntry, AuditRecord, ChainHead};
 use clavis_core::credential::Credential;
 use clavis_core::delivery::{DeliveryTarget, version_id_for};
 use clavis_core::events::OutboxEvent;
@@ -15,6 +15,7 @@ use clavis_core::expiry;
 use clavis_core::ids::{ClientId, CredentialId, RequestId};
 use clavis_core::request::{IssuanceRequest, RequestProblem};
 use clavis_core::secret::ClientSecret;
+use clavis_core::workflow::MintedCredential;
 use clavis_core::{Error, SystemFault, UserError};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -72,11 +73,24 @@ pub fn pickup_context(request_id: &RequestId, credential_id: &CredentialId) -> E
     ])
 }
 
+/// What [`Repository::issuance_outcome`] read.
+#[derive(Debug, Clone)]
+pub struct IssuanceOutcome {
+    /// The request.
+    pub request: IssuanceRequest,
+    /// Its pickup copy, while it is there.
+    pub pickup: Option<PickupCopy>,
+    /// The credential its attempt mints, once minted.
+    pub credential: Option<Credential>,
+    /// The client's audit chain head.
+    pub head: ChainHead,
+}
+
 /// What `create_request` found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Created {
-    /// This call created it.
-    New,
+    /// This call created it; the client's audit chain now ends here.
+    New(ChainHead),
     /// It existed already (a repeated or concurrent request).
     Existing(Box<IssuanceRequest>),
 }
@@ -98,8 +112,13 @@ fn join(set: &std::collections::BTreeSet<String>) -> String {
 }
 
 impl Repository {
-    /// Stores a new request with its audit record, or returns the one already stored.
-    pub async fn create_request(&self, request: &IssuanceRequest) -> Result<Created, Error> {
+    /// Stores a new request with its audit record, or returns the one already stored. `head`
+    /// is the client's chain head if the caller read it already.
+    pub async fn create_request(
+        &self,
+        request: &IssuanceRequest,
+        head: Option<ChainHead>,
+    ) -> Result<Created, Error> {
         let mut item = items::to_item(request, keys::request(&request.request_id), REQUEST, 1)?;
         // Until it settles it sits in `requests-unsettled`, where the reaper looks.
         item.insert(
@@ -111,25 +130,28 @@ impl Repository {
         // nothing.
         let counted = self.count_request(&request.client_id, request.requested_at)?;
         let result = self
-            .commit(AuditedChange {
-                client_id: request.client_id,
-                writes: vec![write, counted],
-                entry: entry(
-                    &request.requested_by,
-                    "credential.requested",
-                    request.request_id.to_string(),
-                    &[
-                        ("ttl_seconds", request.params.ttl_seconds.to_string()),
-                        ("scopes", join(&request.params.scopes)),
-                        ("audiences", join(&request.params.audiences)),
-                        ("justification", request.params.justification.clone()),
-                    ],
-                ),
-                at: request.requested_at,
-            })
+            .commit_after(
+                AuditedChange {
+                    client_id: request.client_id,
+                    writes: vec![write, counted],
+                    entry: entry(
+                        &request.requested_by,
+                        "credential.requested",
+                        request.request_id.to_string(),
+                        &[
+                            ("ttl_seconds", request.params.ttl_seconds.to_string()),
+                            ("scopes", join(&request.params.scopes)),
+                            ("audiences", join(&request.params.audiences)),
+                            ("justification", request.params.justification.clone()),
+                        ],
+                    ),
+                    at: request.requested_at,
+                },
+                head,
+            )
             .await;
         match result {
-            Ok(_) => Ok(Created::New),
+            Ok(record) => Ok(Created::New(ChainHead::after(&record))),
             Err(Error::User(UserError::Conflict(_))) => {
                 let existing = self.get_request(&request.request_id, true).await?;
                 existing
@@ -138,6 +160,40 @@ impl Repository {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// What an issuance's requester waits for, in one consistent read: the request and, for
+    /// when it has completed, the pickup copy (not taken), the credential `credential_id` (the
+    /// one its attempt mints) and the client's chain head. `None` if the request is unknown.
+    pub async fn issuance_outcome(
+        &self,
+        request_id: &RequestId,
+        client_id: &ClientId,
+        credential_id: &CredentialId,
+    ) -> Result<Option<IssuanceOutcome>, Error> {
+        let request_key = keys::request(request_id);
+        let pickup_key = keys::pickup(request_id);
+        let credential_key = keys::credential(credential_id);
+        let head_key = keys::chain_head(client_id);
+        let mut read = self
+            .read_together(&[
+                request_key.clone(),
+                pickup_key.clone(),
+                credential_key.clone(),
+                head_key.clone(),
+            ])
+            .await?;
+        let Some(request) = read.get::<IssuanceRequest>(&request_key, REQUEST)? else {
+            return Ok(None);
+        };
+        Ok(Some(IssuanceOutcome {
+            request: request.value,
+            pickup: read.get(&pickup_key, PICKUP)?.map(|v| v.value),
+            credential: read
+                .get(&credential_key, super::credentials::ENTITY)?
+                .map(|v| v.value),
+            head: super::audited::head_of(client_id, read.take_item(&head_key).as_ref())?,
+        }))
     }
 
     /// Reads a request; `None` if unknown.
@@ -160,6 +216,7 @@ impl Repository {
         risk_score: Option<u32>,
         actor: &str,
         at: OffsetDateTime,
+        head: Option<ChainHead>,
     ) -> Result<AuditRecord, Error> {
         let request_id = pickup.request_id;
         let mut pickup_item = items::to_item(pickup, keys::pickup(&request_id), PICKUP, 1)?;
@@ -196,27 +253,30 @@ impl Repository {
                 false,
             )?,
         ];
-        self.commit(AuditedChange {
-            client_id: credential.client_id,
-            writes,
-            entry: entry(
-                actor,
-                "credential.minted",
-                credential.credential_id.to_string(),
-                &[
-                    ("request_id", request_id.to_string()),
-                    ("scopes", join(&credential.scopes)),
-                    ("audiences", join(&credential.audiences)),
-                    ("expires_at", rfc3339(credential.expires_at)),
-                    ("policy_version", credential.policy_version.clone()),
-                    (
-                        "risk_score",
-                        risk_score.map(|s| s.to_string()).unwrap_or_default(),
-                    ),
-                ],
-            ),
-            at,
-        })
+        self.commit_after(
+            AuditedChange {
+                client_id: credential.client_id,
+                writes,
+                entry: entry(
+                    actor,
+                    "credential.minted",
+                    credential.credential_id.to_string(),
+                    &[
+                        ("request_id", request_id.to_string()),
+                        ("scopes", join(&credential.scopes)),
+                        ("audiences", join(&credential.audiences)),
+                        ("expires_at", rfc3339(credential.expires_at)),
+                        ("policy_version", credential.policy_version.clone()),
+                        (
+                            "risk_score",
+                            risk_score.map(|s| s.to_string()).unwrap_or_default(),
+                        ),
+                    ],
+                ),
+                at,
+            },
+            head,
+        )
         .await
     }
 
@@ -227,11 +287,12 @@ impl Repository {
     /// rotations of one credential, only one can activate.
     pub async fn activate(
         &self,
-        credential: &Credential,
+        credential: &MintedCredential,
         request_id: &RequestId,
         events: &[OutboxEvent],
         actor: &str,
         at: OffsetDateTime,
+        head: Option<ChainHead>,
     ) -> Result<AuditRecord, Error> {
         let (client_id, credential_id) = (credential.client_id, &credential.credential_id);
         // A credential whose renewal window opens before it expires waits in `by-renewal`.
@@ -305,17 +366,20 @@ impl Repository {
             writes.push(self.link_successor(predecessor, credential, at)?);
             detail.push(("rotated_from", predecessor.to_string()));
         }
-        self.commit(AuditedChange {
-            client_id,
-            writes,
-            entry: entry(
-                actor,
-                "credential.issued",
-                credential_id.to_string(),
-                &detail,
-            ),
-            at,
-        })
+        self.commit_after(
+            AuditedChange {
+                client_id,
+                writes,
+                entry: entry(
+                    actor,
+                    "credential.issued",
+                    credential_id.to_string(),
+                    &detail,
+                ),
+                at,
+            },
+            head,
+        )
         .await
     }
 
@@ -324,7 +388,7 @@ impl Repository {
     fn link_successor(
         &self,
         predecessor: &CredentialId,
-        successor: &Credential,
+        successor: &MintedCredential,
         at: OffsetDateTime,
     ) -> Result<ConditionalWrite, Error> {
         let update = Update::builder()
@@ -477,6 +541,7 @@ impl Repository {
         copy: &PickupCopy,
         actor: &str,
         at: OffsetDateTime,
+        head: Option<ChainHead>,
     ) -> Result<(), Error> {
         let gone = || UserError::Gone(format!("the secret of {}", request.request_id));
         let delete = Delete::builder()
@@ -485,20 +550,23 @@ impl Repository {
             .condition_expression("attribute_exists(pk)")
             .build()
             .map_err(build_fault)?;
-        self.commit(AuditedChange {
-            client_id: request.client_id,
-            writes: vec![ConditionalWrite {
-                item: TransactWriteItem::builder().delete(delete).build(),
-                on_conflict: gone(),
-            }],
-            entry: entry(
-                actor,
-                "secret.picked_up",
-                copy.credential_id.to_string(),
-                &[("request_id", request.request_id.to_string())],
-            ),
-            at,
-        })
+        self.commit_after(
+            AuditedChange {
+                client_id: request.client_id,
+                writes: vec![ConditionalWrite {
+                    item: TransactWriteItem::builder().delete(delete).build(),
+                    on_conflict: gone(),
+                }],
+                entry: entry(
+                    actor,
+                    "secret.picked_up",
+                    copy.credential_id.to_string(),
+                    &[("request_id", request.request_id.to_string())],
+                ),
+                at,
+            },
+            head,
+        )
         .await?;
         Ok(())
     }

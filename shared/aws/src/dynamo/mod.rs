@@ -29,6 +29,7 @@ pub mod revocations;
 pub mod rotation;
 mod sharded;
 pub mod standing;
+pub mod together;
 pub mod trail;
 pub mod unsettled;
 pub mod usage;

@@ -8,13 +8,14 @@
 //! instead of lost. The index is sharded so that a high event rate does not make one hot
 //! partition.
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use clavis_core::events::{OutboxEvent, OutboxRecord};
 use clavis_core::{Error, UserError};
 use time::OffsetDateTime;
 
 use super::Repository;
-use super::audited::ConditionalWrite;
+use super::audited::{ConditionalWrite, build_fault};
 use super::items::{self, Item};
 use super::keys;
 use crate::fault;
@@ -95,6 +96,55 @@ impl Repository {
             .send()
             .await;
         Ok(fault::unless_condition_failed(result)?)
+    }
+
+    /// Takes every one of `event_ids` (at most 100) out of the pending index in one
+    /// transaction: one call for a publisher's whole batch. If any entry is gone (its TTL
+    /// passed) the transaction marks nothing and answers `Ok(false)`: mark them one by one.
+    pub async fn mark_all_handed_off(
+        &self,
+        event_ids: &[String],
+        at: OffsetDateTime,
+    ) -> Result<bool, Error> {
+        if event_ids.is_empty() {
+            return Ok(true);
+        }
+        let at = AttributeValue::S(items::timestamp(at).unwrap_or_default());
+        let marks = event_ids
+            .iter()
+            .map(|event_id| {
+                let update = Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(items::key(keys::outbox(event_id))))
+                    .update_expression("SET handed_off_at = :at REMOVE #shard")
+                    .condition_expression("attribute_exists(pk)")
+                    .expression_attribute_names("#shard", PENDING_SHARD)
+                    .expression_attribute_values(":at", at.clone())
+                    .build()
+                    .map_err(build_fault)?;
+                Ok(TransactWriteItem::builder().update(update).build())
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        let result = self
+            .db
+            .transact_write_items()
+            .set_transact_items(Some(marks))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                let cancelled = matches!(
+                    e.as_service_error(),
+                    Some(TransactWriteItemsError::TransactionCanceledException(_))
+                );
+                if cancelled {
+                    Ok(false)
+                } else {
+                    Err(fault::from_sdk("dynamodb", &e).into())
+                }
+            }
+        }
     }
 
     /// At most `limit` entries no publisher handed off that were queued before `before`,
