@@ -6,11 +6,18 @@ configured, clients built, the warm-up read done. A tiny Lambda Runtime API stan
 and ends the process; this repeats N times and prints min / p50 / p90 / max in milliseconds.
 
     bench/cold-start.py [--runs N] [--env-file .local/dev/lambda.env] target/release/api
+    bench/cold-start.py --stub-aws --baseline target/release/hello-lambda target/release/api
 
 The env file (written by the local cloud) supplies the table names and AWS_ENDPOINT_URL, so the
-warm-up read really goes to the local cloud, as it would go to DynamoDB in AWS.
+warm-up read really goes to the local cloud, as it would go to DynamoDB in AWS. With
+`--stub-aws` every AWS call made during init goes to the stand-in instead, which answers at once
+(`{}`), so the emulator's speed does not count. With `--baseline`, the baseline binary and the
+measured one start in turns, and the ratio of their medians is printed. With `--laps`, the
+binaries' own `deps ready` / `init done` log lines (clavis_lambda::init_clock) are read and the
+median of each lap is printed: where init goes.
 """
 import argparse
+import json
 import os
 import subprocess
 import threading
@@ -29,15 +36,7 @@ def read_env(path):
     return env
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("binary")
-    ap.add_argument("--runs", type=int, default=30)
-    ap.add_argument("--env-file", default=".local/dev/lambda.env")
-    args = ap.parse_args()
-
-    ready = threading.Event()
-
+def start_runtime_api(ready):
     class RuntimeApi(BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802 (http.server naming)
             if self.path.endswith("/runtime/invocation/next"):
@@ -45,39 +44,97 @@ def main():
             # Never answer: the process is killed once it has asked.
             time.sleep(5)
 
+        def do_POST(self):  # noqa: N802: an AWS API call made during init (--stub-aws)
+            length = int(self.headers.get("content-length") or 0)
+            self.rfile.read(length)
+            body = b"{}"
+            self.send_response(200)
+            self.send_header("content-type", "application/x-amz-json-1.0")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
         def log_message(self, *a):
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), RuntimeApi)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server.server_address[1]
+
+
+def cold_start(binary, env, ready, laps):
+    ready.clear()
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([binary], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    ok = ready.wait(timeout=30)
+    t1 = time.perf_counter()
+    proc.kill()
+    out, err = proc.communicate()
+    if not ok:
+        raise SystemExit(f"{binary} never became ready:\n{err.decode(errors='replace')[-2000:]}")
+    if laps is not None:
+        for line in (out + err).decode(errors="replace").splitlines():
+            try:
+                doc = json.loads(line)
+            except ValueError:
+                continue
+            if doc.get("message") in ("deps ready", "init done"):
+                for pair in doc.get("laps", "").split():
+                    name, _, us = pair.partition("=")
+                    laps.setdefault(name, []).append(int(us) / 1000)
+    return (t1 - t0) * 1000
+
+
+def describe(name, samples):
+    samples = sorted(samples)
+    pick = lambda q: samples[min(len(samples) - 1, int(q * len(samples)))]
+    print(f"{name}: {len(samples)} cold starts, ms: min {samples[0]:.1f}  p50 {pick(0.5):.1f}  "
+          f"p90 {pick(0.9):.1f}  max {samples[-1]:.1f}")
+    return pick(0.5)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("binary")
+    ap.add_argument("--runs", type=int, default=30)
+    ap.add_argument("--env-file", default=".local/dev/lambda.env")
+    ap.add_argument("--stub-aws", action="store_true", help="answer init's AWS calls at once")
+    ap.add_argument("--baseline", help="a binary to start in turns with BINARY (hello-lambda)")
+    ap.add_argument("--laps", action="store_true", help="print the median of each init lap")
+    args = ap.parse_args()
+
+    ready = threading.Event()
+    port = start_runtime_api(ready)
     env = dict(os.environ)
     env.update(read_env(args.env_file))
     env.update({
-        "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{server.server_address[1]}",
-        "AWS_LAMBDA_FUNCTION_NAME": os.path.basename(args.binary),
+        "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{port}",
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
         "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
         "AWS_LAMBDA_LOG_STREAM_NAME": "bench",
         "AWS_LAMBDA_LOG_GROUP_NAME": "bench",
-        "RUST_LOG": "warn",
+        "RUST_LOG": "info" if args.laps else "warn",
     })
-    samples = []
+    if args.stub_aws:
+        env["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
+        env.setdefault("AWS_ACCESS_KEY_ID", "stub")
+        env.setdefault("AWS_SECRET_ACCESS_KEY", "stub")
+        env.setdefault("AWS_REGION", "us-east-1")
+    binaries = [args.binary] + ([args.baseline] if args.baseline else [])
+    samples = {b: [] for b in binaries}
+    laps = {} if args.laps else None
     for _ in range(args.runs):
-        ready.clear()
-        t0 = time.perf_counter()
-        proc = subprocess.Popen([args.binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        ok = ready.wait(timeout=30)
-        t1 = time.perf_counter()
-        proc.kill()
-        _, err = proc.communicate()
-        if not ok:
-            raise SystemExit(f"{args.binary} never became ready:\n{err.decode(errors='replace')[-2000:]}")
-        samples.append((t1 - t0) * 1000)
-    samples.sort()
-    pick = lambda q: samples[min(len(samples) - 1, int(q * len(samples)))]
-    print(f"{args.binary}: {len(samples)} cold starts, ms: min {samples[0]:.1f}  p50 {pick(0.5):.1f}  "
-          f"p90 {pick(0.9):.1f}  max {samples[-1]:.1f}")
+        for binary in binaries:
+            env["AWS_LAMBDA_FUNCTION_NAME"] = os.path.basename(binary)
+            samples[binary].append(cold_start(binary, env, ready, laps if binary == args.binary else None))
+    medians = {b: describe(b, samples[b]) for b in binaries}
+    if args.baseline:
+        print(f"ratio of medians, {os.path.basename(args.binary)} / {os.path.basename(args.baseline)}: "
+              f"{medians[args.binary] / medians[args.baseline]:.2f}")
+    if laps:
+        print("init laps of " + args.binary + " (median ms): " + "  ".join(
+            f"{name} {sorted(v)[len(v) // 2]:.2f}" for name, v in laps.items()))
 
 
 if __name__ == "__main__":

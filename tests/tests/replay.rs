@@ -330,7 +330,14 @@ async fn a_request_whose_requester_was_revoked_meanwhile_issues_nothing() {
     // ... and meanwhile the requester's client is revoked (its own credentials wait for their
     // workflow, held up too, so the requester's credential is still active when the request
     // runs: only its client says no).
-    let held = inject_fault("states", "StartExecution", &requester).await;
+    // Only the start of the requester's revoke-client execution (named after the client): the
+    // issue execution's input names the requester too.
+    let held = inject_fault(
+        "states",
+        "StartExecution",
+        &format!("\"name\":\"{requester}\""),
+    )
+    .await;
     let resp = revoke_client_request(&requester, "policy_violation")
         .send()
         .await

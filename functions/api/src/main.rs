@@ -25,7 +25,7 @@ const DEFAULT_WAIT_MS: u64 = 5000;
 
 #[tokio::main]
 async fn main() -> Result<(), RuntimeError> {
-    let deps = Deps::init("api").await?;
+    let mut deps = Deps::init("api").await?;
     let issue = IssueConfig {
         state_machine_arn: required("ISSUE_STATE_MACHINE_ARN")?,
         wait: Duration::from_millis(
@@ -63,7 +63,9 @@ async fn main() -> Result<(), RuntimeError> {
         deps.settings.intake_queue_url.clone(),
     )
     .with_cool_off(clavis_lambda::config::start_cool_off());
+    deps.clock.lap("config");
     let governance = Governance::shipped(&deps.settings.stage, "api")?;
+    deps.clock.lap("policies");
     let app = for_process(
         App::new(
             deps.repo.clone(),
@@ -96,6 +98,8 @@ async fn main() -> Result<(), RuntimeError> {
             function: required("REPLAY_FUNCTION")?,
         }),
     );
+    deps.clock.lap("app");
+    deps.clock.log("init done");
     lambda_http::run(service_fn(move |req: Request| {
         let context = req.lambda_context_ref().cloned().unwrap_or_default();
         let span = telemetry::invocation_span(&context);

@@ -11,6 +11,7 @@ pub mod config;
 pub mod diagnostic;
 pub mod failure;
 pub mod governance;
+pub mod init_clock;
 pub mod metrics;
 pub mod problem;
 pub mod step;

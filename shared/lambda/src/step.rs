@@ -19,6 +19,7 @@ pub use lambda_runtime::Error as RuntimeError;
 
 use crate::FunctionError;
 use crate::config::Settings;
+use crate::init_clock::InitClock;
 use crate::metrics::Outcome;
 
 /// What every Clavis function builds once per container.
@@ -30,27 +31,38 @@ pub struct Deps {
     pub sdk: SdkConfig,
     /// The table repository.
     pub repo: Repository,
+    /// Where init went so far (logged as `deps ready`); a function that builds more at init
+    /// laps on and logs it whole when it is ready.
+    pub clock: InitClock,
 }
 
 impl Deps {
     /// Logs and metrics for the function `stage` (its directory under `functions/`),
     /// settings, SDK configuration, repository, and one warm-up read.
     pub async fn init(stage: &'static str) -> Result<Self, RuntimeError> {
+        let mut clock = InitClock::start();
         crate::telemetry::init(stage);
+        clock.lap("telemetry");
         let settings = Settings::from_env()?;
+        clock.lap("settings");
         let sdk = clavis_aws::config::load().await;
+        clock.lap("sdk_config");
         let repo = Repository::new(
             clavis_aws::clients::dynamodb(&sdk),
             settings.table_name.clone(),
             settings.audit_table_name.clone(),
         );
+        clock.lap("dynamodb_client");
         repo.warm_up().await;
+        clock.lap("warm_up");
         // Init's calls are not the first invocation's.
         clavis_aws::calls::drain();
+        clock.log("deps ready");
         Ok(Self {
             settings,
             sdk,
             repo,
+            clock,
         })
     }
 
