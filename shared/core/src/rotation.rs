@@ -255,7 +255,12 @@ pub fn drain_verdict(
         return retire(RetireReason::Ended);
     }
     let drain = seconds(rotation.drain_seconds.unwrap_or(0)) + resolution;
-    let idle = predecessor.last_used_at.is_none_or(|t| now - t >= drain);
+    // Quiet since its last use, but never since before the rotation: its users get the whole
+    // drain period to move to the successor, even if it had not been used for a while.
+    let quiet_since = predecessor
+        .last_used_at
+        .map_or(activated, |used| used.max(activated));
+    let idle = now - quiet_since >= drain;
     if successor.last_used_at.is_some() && idle {
         return retire(RetireReason::Drained);
     }
@@ -460,7 +465,36 @@ mod tests {
             DrainVerdict::RetireNow {
                 reason: RetireReason::Drained
             },
-            "never used at all"
+            "never used at all, and the drain period has passed since the rotation"
+        );
+    }
+
+    #[test]
+    fn the_drain_period_counts_from_the_rotation_not_from_an_old_or_missing_use() {
+        let minute = Duration::minutes(1);
+        let now = OffsetDateTime::now_utc();
+        let mut pred = credential();
+        let mut succ = credential();
+        let rotation = draining(3600, 120);
+        // Rotated a second ago; the successor is already in use.
+        succ.issued_at = Some(now - Duration::seconds(1));
+        succ.last_used_at = Some(now);
+        for last_use in [None, Some(now - Duration::hours(5))] {
+            pred.last_used_at = last_use;
+            assert!(
+                matches!(
+                    drain_verdict(&pred, &succ, &rotation, now, minute),
+                    DrainVerdict::Wait { .. }
+                ),
+                "{last_use:?}: its users get the drain period after the rotation"
+            );
+        }
+        succ.issued_at = Some(now - 3 * minute);
+        assert_eq!(
+            drain_verdict(&pred, &succ, &rotation, now, minute),
+            DrainVerdict::RetireNow {
+                reason: RetireReason::Drained
+            }
         );
     }
 

@@ -11,9 +11,17 @@ use clavis_policy::{Action, Decision, Operator, PolicyEngine, RiskOutcome};
 use time::OffsetDateTime;
 
 /// A function's policy engine and whether its version is recorded as in force.
+///
+/// The shipped engine is built on the first decision, not at init: parsing and strictly
+/// validating the schema and policies is about half of the api's cold start, and the token
+/// endpoint and the JWKS never decide anything. The version (a hash of the files) is known at
+/// once. A set that fails to load fails every decision closed; the shipped set is validated
+/// when it is built (`make policy-check` and the tests), so that is a build that never passed.
 #[derive(Debug)]
 pub struct Governance {
-    engine: PolicyEngine,
+    version: String,
+    stage: String,
+    engine: std::sync::OnceLock<PolicyEngine>,
     activator: &'static str,
     in_force: tokio::sync::OnceCell<()>,
 }
@@ -22,13 +30,23 @@ impl Governance {
     /// The policies shipped in `infra/policies/` for `stage`; `activator` names the function in
     /// the `policy.activated` record it may write.
     pub fn shipped(stage: &str, activator: &'static str) -> Result<Self, SystemFault> {
-        Ok(Self::new(PolicyEngine::shipped(stage)?, activator))
+        Ok(Self {
+            version: clavis_policy::files::version(&clavis_policy::files::shipped()),
+            stage: stage.to_owned(),
+            engine: std::sync::OnceLock::new(),
+            activator,
+            in_force: tokio::sync::OnceCell::new(),
+        })
     }
 
     /// Governance by `engine`.
     pub fn new(engine: PolicyEngine, activator: &'static str) -> Self {
+        let version = engine.version().to_owned();
+        let stage = engine.stage().to_owned();
         Self {
-            engine,
+            version,
+            stage,
+            engine: std::sync::OnceLock::from(engine),
             activator,
             in_force: tokio::sync::OnceCell::new(),
         }
@@ -36,7 +54,17 @@ impl Governance {
 
     /// The policy set's version.
     pub fn version(&self) -> &str {
-        self.engine.version()
+        &self.version
+    }
+
+    /// The engine, built on first use.
+    fn engine(&self) -> Result<&PolicyEngine, SystemFault> {
+        if let Some(engine) = self.engine.get() {
+            return Ok(engine);
+        }
+        let built = PolicyEngine::shipped(&self.stage)?;
+        // Two first decisions at once both build it; one is kept.
+        Ok(self.engine.get_or_init(|| built))
     }
 
     /// Makes sure, once per container, that the stack records this version as the one that
@@ -62,7 +90,7 @@ impl Governance {
         params: &IssuanceParams,
         factors: &RiskFactors,
     ) -> Result<RiskOutcome, Error> {
-        let outcome = self.engine.assess(requester, client, params, factors)?;
+        let outcome = self.engine()?.assess(requester, client, params, factors)?;
         tracing::info!(
             principal = %requester.client_id,
             client_id = %client.client_id,
@@ -81,7 +109,7 @@ impl Governance {
     /// Decides, logs and enforces: `Ok` with the decision if allowed, a 403 naming the
     /// refusing policies otherwise. Call [`Self::in_force`] first.
     pub fn decide(&self, operator: Operator<'_>, action: Action<'_>) -> Result<Decision, Error> {
-        let decision = self.engine.decide(operator, action)?;
+        let decision = self.engine()?.decide(operator, action)?;
         tracing::info!(
             principal = %operator.client_id,
             action = decision.action,
@@ -92,5 +120,39 @@ impl Governance {
         );
         decision.enforce()?;
         Ok(decision)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clavis_core::ids::{ClientId, CredentialId};
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn the_shipped_engine_is_built_on_the_first_decision_with_the_version_named_at_init() {
+        let governance = Governance::shipped("dev", "test").unwrap();
+        assert!(governance.engine.get().is_none(), "nothing parsed at init");
+        let eager = PolicyEngine::shipped("dev").unwrap();
+        assert_eq!(governance.version(), eager.version());
+        let (client, credential) = (ClientId::generate(), CredentialId::generate());
+        let registry = BTreeSet::from(["clavis.registry".to_owned()]);
+        let none = BTreeSet::new();
+        let operator = |scopes| Operator {
+            client_id: &client,
+            credential_id: &credential,
+            scopes,
+        };
+        let allowed = governance
+            .decide(operator(&registry), Action::ReadRegistry)
+            .unwrap();
+        assert_eq!(allowed.policy_version, eager.version());
+        assert!(governance.engine.get().is_some());
+        assert!(
+            governance
+                .decide(operator(&none), Action::ReadRegistry)
+                .is_err(),
+            "the lazily built engine decides like the eager one: nothing without a policy"
+        );
     }
 }
