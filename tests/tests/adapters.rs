@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use clavis_aws::clients::OnFirstUse;
 use clavis_aws::events::{EventPublisher, OutboundEvent};
 use clavis_aws::kms::{EncryptionContext, Kms};
 use clavis_aws::sqs::QueueSender;
@@ -91,7 +92,7 @@ async fn a_dead_letter_keeps_its_body_and_error_type() {
     let marker = ulid_like();
     let body =
         json!({"input": {"request_id": marker}, "error": "Clavis.Transient.timeout"}).to_string();
-    QueueSender::new(aws_sdk_sqs::Client::new(&config))
+    QueueSender::new(OnFirstUse::new(&config, clavis_aws::clients::sqs))
         .send(&queue, &body, Some("Clavis.Transient.timeout"))
         .await
         .unwrap();

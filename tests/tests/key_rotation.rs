@@ -15,6 +15,7 @@ use clavis_api::App;
 use clavis_api::client_revocation::RevokeClientConfig;
 use clavis_api::issuance::IssueConfig;
 use clavis_api::oauth::OAuthConfig;
+use clavis_aws::clients::OnFirstUse;
 use clavis_aws::dynamo::Repository;
 use clavis_aws::kms::{Kms, key_id_of};
 use clavis_aws::sqs::QueueSender;
@@ -62,7 +63,7 @@ async fn api_signing_with(signing: &str, published: &[&str]) -> App {
         Kms::new(clavis_aws::clients::kms(&sdk)),
         Launcher::new(
             Workflows::new(aws_sdk_sfn::Client::new(&sdk)),
-            QueueSender::new(aws_sdk_sqs::Client::new(&sdk)),
+            QueueSender::new(OnFirstUse::new(&sdk, clavis_aws::clients::sqs)),
             &s.queues["intake"],
         ),
         IssueConfig {

@@ -8,6 +8,7 @@ use clavis_api::issuance::IssueConfig;
 use clavis_api::oauth::OAuthConfig;
 use clavis_api::replays::ReplayConfig;
 use clavis_api::status::StatusConfig;
+use clavis_aws::clients::OnFirstUse;
 use clavis_aws::invoke::AsyncInvoker;
 use clavis_aws::kms::Kms;
 use clavis_aws::monitoring::StackMonitor;
@@ -25,7 +26,7 @@ const DEFAULT_WAIT_MS: u64 = 5000;
 
 #[tokio::main]
 async fn main() -> Result<(), RuntimeError> {
-    let mut deps = Deps::init("api").await?;
+    let (mut deps, warm_up) = Deps::init_warming("api").await?;
     let issue = IssueConfig {
         state_machine_arn: required("ISSUE_STATE_MACHINE_ARN")?,
         wait: Duration::from_millis(
@@ -59,7 +60,7 @@ async fn main() -> Result<(), RuntimeError> {
     };
     let launcher = Launcher::new(
         Workflows::new(clavis_aws::clients::sfn(&deps.sdk)),
-        QueueSender::new(clavis_aws::clients::sqs(&deps.sdk)),
+        QueueSender::new(OnFirstUse::new(&deps.sdk, clavis_aws::clients::sqs)),
         deps.settings.intake_queue_url.clone(),
     )
     .with_cool_off(clavis_lambda::config::start_cool_off());
@@ -78,8 +79,8 @@ async fn main() -> Result<(), RuntimeError> {
         )
         .with_status(StatusConfig {
             monitor: StackMonitor::new(
-                clavis_aws::clients::sqs(&deps.sdk),
-                clavis_aws::clients::cloudwatch(&deps.sdk),
+                OnFirstUse::new(&deps.sdk, clavis_aws::clients::sqs),
+                OnFirstUse::new(&deps.sdk, clavis_aws::clients::cloudwatch),
             ),
             stage: deps.settings.stage.clone(),
             queues: vec![
@@ -94,11 +95,12 @@ async fn main() -> Result<(), RuntimeError> {
             alarm_prefix: format!("clavis-{}-", deps.settings.stage),
         })
         .with_replay(ReplayConfig {
-            invoker: AsyncInvoker::new(clavis_aws::clients::lambda(&deps.sdk)),
+            invoker: AsyncInvoker::new(OnFirstUse::new(&deps.sdk, clavis_aws::clients::lambda)),
             function: required("REPLAY_FUNCTION")?,
         }),
     );
     deps.clock.lap("app");
+    warm_up.done(&mut deps.clock).await;
     deps.clock.log("init done");
     lambda_http::run(service_fn(move |req: Request| {
         let context = req.lambda_context_ref().cloned().unwrap_or_default();

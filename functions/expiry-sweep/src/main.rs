@@ -1,5 +1,6 @@
 //! `expiry-sweep` Lambda (EventBridge schedule): wiring only.
 
+use clavis_aws::clients::OnFirstUse;
 use clavis_aws::sqs::QueueSender;
 use clavis_aws::workflows::{Launcher, Workflows};
 use clavis_expiry_sweep::renewal::Renewer;
@@ -13,7 +14,7 @@ async fn main() -> Result<(), RuntimeError> {
     let renewer = Renewer {
         launcher: Launcher::new(
             Workflows::new(clavis_aws::clients::sfn(&deps.sdk)),
-            QueueSender::new(clavis_aws::clients::sqs(&deps.sdk)),
+            QueueSender::new(OnFirstUse::new(&deps.sdk, clavis_aws::clients::sqs)),
             deps.settings.intake_queue_url.clone(),
         )
         .with_cool_off(clavis_lambda::config::start_cool_off()),

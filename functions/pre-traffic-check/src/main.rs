@@ -1,4 +1,7 @@
 //! `pre-traffic-check`: CodeDeploy's pre-traffic hook for the api. Wiring only.
+// The layouts of the SDK's deeply nested futures are first computed inside this `main`'s, past
+// the default query depth (128) since init's warm-up read runs on its own task.
+#![recursion_limit = "256"]
 
 use clavis_aws::deploy::{FunctionInvoker, HookReporter};
 use clavis_aws::workflows::Workflows;

@@ -1,6 +1,7 @@
 //! `publish-events` Lambda (DynamoDB Streams event source): wiring only.
 
 use aws_lambda_events::event::dynamodb::Event;
+use clavis_aws::clients::OnFirstUse;
 use clavis_aws::sqs::QueueSender;
 use clavis_lambda::metrics::{self, Outcome};
 use clavis_lambda::step::{Deps, RuntimeError, for_process};
@@ -13,7 +14,7 @@ use tracing::Instrument;
 async fn main() -> Result<(), RuntimeError> {
     let deps = Deps::init("publish-events").await?;
     let publisher = deps.event_publisher();
-    let dlq = QueueSender::new(clavis_aws::clients::sqs(&deps.sdk));
+    let dlq = QueueSender::new(OnFirstUse::new(&deps.sdk, clavis_aws::clients::sqs));
     let state = for_process((deps, publisher, dlq));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| {
         let span = telemetry::invocation_span(&event.context);

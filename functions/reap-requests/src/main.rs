@@ -1,5 +1,6 @@
 //! `reap-requests` Lambda (EventBridge schedule): wiring only.
 
+use clavis_aws::clients::OnFirstUse;
 use clavis_aws::sqs::QueueSender;
 use clavis_aws::workflows::Workflows;
 use clavis_lambda::config::required;
@@ -11,7 +12,7 @@ async fn main() -> Result<(), RuntimeError> {
     let deps = Deps::init("reap-requests").await?;
     let reaper = Reaper {
         workflows: Workflows::new(clavis_aws::clients::sfn(&deps.sdk)),
-        dlq: QueueSender::new(clavis_aws::clients::sqs(&deps.sdk)),
+        dlq: QueueSender::new(OnFirstUse::new(&deps.sdk, clavis_aws::clients::sqs)),
         issue_arn: required("ISSUE_STATE_MACHINE_ARN")?,
         rotate_arn: required("ROTATE_STATE_MACHINE_ARN")?,
     };

@@ -7,17 +7,18 @@ use aws_sdk_lambda::types::InvocationType;
 use clavis_core::SystemFault;
 use serde::Serialize;
 
+use crate::clients::OnFirstUse;
 use crate::fault;
 
 /// Starts functions asynchronously.
 #[derive(Debug, Clone)]
 pub struct AsyncInvoker {
-    lambda: LambdaClient,
+    lambda: OnFirstUse<LambdaClient>,
 }
 
 impl AsyncInvoker {
-    /// An invoker over this client.
-    pub fn new(lambda: LambdaClient) -> Self {
+    /// An invoker over this client (built on the first start).
+    pub fn new(lambda: OnFirstUse<LambdaClient>) -> Self {
         Self { lambda }
     }
 
@@ -26,6 +27,7 @@ impl AsyncInvoker {
         let body = serde_json::to_vec(payload)
             .map_err(|e| SystemFault::Internal(format!("cannot encode a payload: {e}")))?;
         self.lambda
+            .get()
             .invoke()
             .function_name(function)
             .invocation_type(InvocationType::Event)

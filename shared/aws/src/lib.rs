@@ -14,6 +14,7 @@ pub mod deploy;
 pub mod dynamo;
 pub mod events;
 pub mod fault;
+pub mod http;
 #[cfg(feature = "invoke")]
 pub mod invoke;
 pub mod kms;

@@ -8,21 +8,22 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use clavis_core::SystemFault;
 use clavis_core::status::{AlarmStatus, QueueStatus, runbook_of};
 
+use crate::clients::OnFirstUse;
 use crate::fault;
 
 /// Reads queue depths and alarm states.
 #[derive(Debug, Clone)]
 pub struct StackMonitor {
-    sqs: SqsClient,
-    cloudwatch: CloudWatchClient,
+    sqs: OnFirstUse<SqsClient>,
+    cloudwatch: OnFirstUse<CloudWatchClient>,
 }
 
 /// Most alarm pages one status reads (100 alarms each).
 const MAX_ALARM_PAGES: usize = 10;
 
 impl StackMonitor {
-    /// A monitor over these clients.
-    pub fn new(sqs: SqsClient, cloudwatch: CloudWatchClient) -> Self {
+    /// A monitor over these clients (built when status is first asked for).
+    pub fn new(sqs: OnFirstUse<SqsClient>, cloudwatch: OnFirstUse<CloudWatchClient>) -> Self {
         Self { sqs, cloudwatch }
     }
 
@@ -30,6 +31,7 @@ impl StackMonitor {
     pub async fn queue(&self, name: &str, url: &str) -> Result<QueueStatus, SystemFault> {
         let out = self
             .sqs
+            .get()
             .get_queue_attributes()
             .queue_url(url)
             .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
@@ -57,6 +59,7 @@ impl StackMonitor {
         for _ in 0..MAX_ALARM_PAGES {
             let out = self
                 .cloudwatch
+                .get()
                 .describe_alarms()
                 .alarm_name_prefix(prefix)
                 .max_records(100)

@@ -5,17 +5,18 @@ use aws_sdk_sqs::Client as SqsClient;
 use aws_sdk_sqs::types::MessageAttributeValue;
 use clavis_core::{Error, SystemFault};
 
+use crate::clients::OnFirstUse;
 use crate::fault;
 
 /// Sends messages to queues.
 #[derive(Debug, Clone)]
 pub struct QueueSender {
-    client: SqsClient,
+    client: OnFirstUse<SqsClient>,
 }
 
 impl QueueSender {
-    /// Wraps an SDK client.
-    pub fn new(client: SqsClient) -> Self {
+    /// Wraps an SDK client, built on the first send (most processes send only after a fault).
+    pub fn new(client: OnFirstUse<SqsClient>) -> Self {
         Self { client }
     }
 
@@ -29,6 +30,7 @@ impl QueueSender {
     ) -> Result<String, Error> {
         let mut req = self
             .client
+            .get()
             .send_message()
             .queue_url(queue_url)
             .message_body(body);

@@ -40,6 +40,16 @@ impl Deps {
     /// Logs and metrics for the function `stage` (its directory under `functions/`),
     /// settings, SDK configuration, repository, and one warm-up read.
     pub async fn init(stage: &'static str) -> Result<Self, RuntimeError> {
+        let (mut deps, warm_up) = Self::init_warming(stage).await?;
+        warm_up.done(&mut deps.clock).await;
+        deps.clock.log("deps ready");
+        Ok(deps)
+    }
+
+    /// As [`Deps::init`], but the warm-up read is still in flight: a function that builds more
+    /// at init does so while the first connection opens, then waits for [`WarmUp::done`]
+    /// before it serves.
+    pub async fn init_warming(stage: &'static str) -> Result<(Self, WarmUp), RuntimeError> {
         let mut clock = InitClock::start();
         crate::telemetry::init(stage);
         clock.lap("telemetry");
@@ -53,17 +63,16 @@ impl Deps {
             settings.audit_table_name.clone(),
         );
         clock.lap("dynamodb_client");
-        repo.warm_up().await;
-        clock.lap("warm_up");
-        // Init's calls are not the first invocation's.
-        clavis_aws::calls::drain();
-        clock.log("deps ready");
-        Ok(Self {
-            settings,
-            sdk,
-            repo,
-            clock,
-        })
+        let warm_up = WarmUp::start(&repo);
+        Ok((
+            Self {
+                settings,
+                sdk,
+                repo,
+                clock,
+            },
+            warm_up,
+        ))
     }
 
     /// A publisher onto this stage's event bus.
@@ -72,6 +81,30 @@ impl Deps {
             clavis_aws::clients::eventbridge(&self.sdk),
             self.settings.event_bus_name.clone(),
         )
+    }
+}
+
+/// The warm-up read of init, in flight: it opens the first connection to DynamoDB (in AWS, the
+/// TLS handshake) so the first invocation does not pay for it.
+#[must_use = "init is done only once its warm-up read is"]
+#[derive(Debug)]
+pub struct WarmUp(tokio::task::JoinHandle<()>);
+
+impl WarmUp {
+    /// Starts the read on its own task.
+    fn start(repo: &Repository) -> Self {
+        let repo = repo.clone();
+        Self(tokio::spawn(async move { repo.warm_up().await }))
+    }
+
+    /// Waits for the read to finish (it only logs a failure), forgets init's AWS calls (they are
+    /// not the first invocation's) and laps `warm_up`: the time init still had to wait.
+    pub async fn done(self, clock: &mut InitClock) {
+        if let Err(error) = self.0.await {
+            tracing::warn!(%error, "warm-up read did not finish");
+        }
+        clavis_aws::calls::drain();
+        clock.lap("warm_up");
     }
 }
 
