@@ -10,7 +10,7 @@ Control endpoint on the moto server itself (a path no AWS API or moto route uses
 path-style it would be S3 bucket `_clavis`, which is not a valid bucket name):
 
     POST   /_clavis/faults        {"service", "action", "match"?, "error"?, "status"?,
-                                   "message"?, "count"?}  -> 201, the rule with its "id"
+                                   "message"?, "count"?, "reasons"?}  -> 201, the rule with its "id"
     GET    /_clavis/faults        -> 200, the rules (with "hits"; "count" is what is left)
     GET    /_clavis/faults/<id>   -> 200 the rule, 404 if gone
     DELETE /_clavis/faults        -> 200 {"removed": n}
@@ -122,7 +122,10 @@ def aws_error(environ: dict, start_response, rule: dict):
         json_1_0 = rule["service"].startswith("dynamodb")
         content_type = "application/x-amz-json-1.0" if json_1_0 else "application/x-amz-json-1.1"
     headers = [("Content-Type", content_type), ("x-amzn-ErrorType", code), ("x-amzn-RequestId", request_id)]
-    return respond(start_response, rule["status"], headers, json.dumps({"__type": code, "message": message}).encode())
+    document = {"__type": code, "message": message}
+    if rule.get("reasons"):  # a cancelled transaction says why, item by item
+        document["CancellationReasons"] = [{"Code": reason} for reason in rule["reasons"]]
+    return respond(start_response, rule["status"], headers, json.dumps(document).encode())
 
 
 def xml(text: str) -> str:

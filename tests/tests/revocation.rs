@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use clavis_tests::{
-    collect_messages, get_json, http, introspect, issue_credential, register_client, registry,
-    revoke_request, snapshot, stack, url,
+    collect_messages, get_json, http, inject_fault_rule, introspect, issue_credential,
+    register_client, registry, revoke_request, snapshot, stack, url,
 };
 use serde_json::{Value, json};
 
@@ -305,4 +305,81 @@ async fn expired_and_failed_credentials_cannot_be_revoked() {
                 .all(|e| e["credential_id"] != id.to_string().as_str())
         );
     }
+}
+
+/// A revocation's transaction cancelled by DynamoDB for throttling (as AWS reports it: a
+/// `TransactionCanceledException` whose reasons name `ThrottlingError`).
+fn throttled_revocation(credential_id: &str, count: Option<u32>) -> Value {
+    let mut rule = json!({
+        "service": "dynamodb",
+        "action": "TransactWriteItems",
+        "match": credential_id,
+        "status": 400,
+        "error": "TransactionCanceledException",
+        "reasons": ["None", "None", "ThrottlingError"],
+    });
+    if let Some(count) = count {
+        rule["count"] = json!(count);
+    }
+    rule
+}
+
+#[tokio::test]
+async fn a_throttled_revocation_is_tried_again_and_reported_as_a_throttle_not_contention() {
+    let client_id = client().await;
+    let (credential_id, secret) = credential(&client_id).await;
+    let revoked_records = |items: Vec<String>| {
+        items
+            .into_iter()
+            .filter(|i| i.contains(&credential_id) && i.contains("credential.revoked"))
+            .count()
+    };
+
+    // Throttled to the last attempt: a 503 that says so, and nothing changed.
+    {
+        let _fault = inject_fault_rule(throttled_revocation(&credential_id, None)).await;
+        let resp = revoke_request(&credential_id, "key_compromise")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 503);
+        assert_eq!(
+            resp.headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok()),
+            Some("1")
+        );
+        let problem: Value = resp.json().await.unwrap();
+        assert_eq!(problem["type"], "urn:clavis:problem:throttled", "{problem}");
+        assert_eq!(introspect(&secret).await["active"], true);
+        assert!(
+            registry()
+                .await
+                .iter()
+                .all(|e| e["credential_id"] != credential_id.as_str())
+        );
+        assert_eq!(
+            revoked_records(snapshot(&stack().audit_table_name).await),
+            0
+        );
+    }
+
+    // Throttled twice: the commit tries the same chain head again and goes through, once.
+    let _fault = inject_fault_rule(throttled_revocation(&credential_id, Some(2))).await;
+    let resp = revoke_request(&credential_id, "key_compromise")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(introspect(&secret).await, json!({"active": false}));
+    assert_eq!(
+        revoked_records(snapshot(&stack().audit_table_name).await),
+        1
+    );
+    let entries = registry()
+        .await
+        .into_iter()
+        .filter(|e| e["credential_id"] == credential_id.as_str())
+        .count();
+    assert_eq!(entries, 1);
 }

@@ -3,7 +3,8 @@
 A rule names a service (the SigV4 signing name as moto's dispatcher resolves it: `events`,
 `states`, `kms`, `dynamodb`, `dynamodbstreams`, `sqs`, ...), an action (`PutEvents`, or `*` for
 every action of the service), optionally a substring the request body must contain, and the
-error to answer with. A rule with a `count` fails that many matching calls and then removes
+error to answer with (for a cancelled DynamoDB transaction, `reasons`: the cancellation reason
+code of each item, e.g. `["None", "ThrottlingError"]`). A rule with a `count` fails that many matching calls and then removes
 itself; without one it stays until removed. The first rule added that matches applies.
 
 Pure and thread-safe (one lock around the list); moto_faults.py is the HTTP glue.
@@ -17,7 +18,7 @@ DEFAULT_STATUS = 503
 DEFAULT_ERROR = "ServiceUnavailable"
 # Names a developer is likely to type for the services whose signing name differs.
 ALIASES = {"eventbridge": "events", "stepfunctions": "states", "sfn": "states"}
-FIELDS = {"service", "action", "match", "error", "status", "message", "count"}
+FIELDS = {"service", "action", "match", "error", "status", "message", "count", "reasons"}
 ERROR_CODE = re.compile(r"^[A-Za-z][A-Za-z0-9_.:#-]{0,127}$")  # goes into a response header
 
 
@@ -95,9 +96,13 @@ def validated(spec) -> dict:
     match = spec.get("match")
     if match is not None and (not isinstance(match, str) or not match):
         raise ValueError("match must be a non-empty string")
+    reasons = spec.get("reasons")
+    if reasons is not None and (not isinstance(reasons, list) or not reasons
+                                or not all(isinstance(r, str) and ERROR_CODE.match(r) for r in reasons)):
+        raise ValueError("reasons must be a non-empty list of reason codes, one per item")
     message = _text(spec, "message") or f"{error} (fault injected by the local cloud)"
     return {"service": ALIASES.get(service, service), "action": action, "match": match,
-            "error": error, "status": status, "message": message, "count": count}
+            "error": error, "status": status, "message": message, "count": count, "reasons": reasons}
 
 
 def _text(spec: dict, field: str, required: bool = False) -> str | None:

@@ -96,6 +96,21 @@ class Glue(unittest.TestCase):
         self.assertEqual(self.put_events("clavis-dev")["status"], 200)
         self.assertEqual(len(self.moto.bodies), 1)
 
+    def test_a_cancelled_transaction_says_why_item_by_item(self):
+        self.control("POST", payload={"service": "dynamodb", "action": "TransactWriteItems", "status": 400,
+                                      "error": "TransactionCanceledException",
+                                      "reasons": ["None", "ThrottlingError"]})
+        failed = request(self.app, service="dynamodb", target="DynamoDB_20120810.TransactWriteItems",
+                         body=b"{}", content_type="application/x-amz-json-1.0")
+        self.assertEqual(failed["status"], 400)
+        document = json.loads(failed["body"])
+        self.assertEqual(document["__type"], "TransactionCanceledException")
+        self.assertEqual(document["CancellationReasons"], [{"Code": "None"}, {"Code": "ThrottlingError"}])
+        # Without reasons, the document is the plain error.
+        self.control("DELETE")
+        self.control("POST", payload={"service": "events", "action": "PutEvents"})
+        self.assertNotIn("CancellationReasons", json.loads(self.put_events("x")["body"]))
+
     def test_the_body_reaches_moto_intact_when_no_rule_applies(self):
         self.control("POST", payload={"service": "events", "action": "PutEvents", "match": "nowhere"})
         self.put_events("clavis-dev")

@@ -85,7 +85,9 @@ class Rules(unittest.TestCase):
         for bad in (None, [], {}, {"service": "events"}, {"action": "PutEvents"}, {**PUT_EVENTS, "service": " "},
                     {**PUT_EVENTS, "status": 200}, {**PUT_EVENTS, "status": "503"}, {**PUT_EVENTS, "status": True},
                     {**PUT_EVENTS, "count": 0}, {**PUT_EVENTS, "count": 1.5}, {**PUT_EVENTS, "match": ""},
-                    {**PUT_EVENTS, "error": "Bad\r\nHeader: x"}, {**PUT_EVENTS, "eror": "Typo"}):
+                    {**PUT_EVENTS, "error": "Bad\r\nHeader: x"}, {**PUT_EVENTS, "eror": "Typo"},
+                    {**PUT_EVENTS, "reasons": []}, {**PUT_EVENTS, "reasons": "ThrottlingError"},
+                    {**PUT_EVENTS, "reasons": ["None", 3]}):
             with self.subTest(bad=bad), self.assertRaises(ValueError):
                 self.rules.add(bad)
         self.assertEqual(self.rules.list(), [])

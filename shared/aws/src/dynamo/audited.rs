@@ -3,7 +3,8 @@
 //!
 //! The chain head item (`seq`, `hash`) is updated with a condition on the `seq` that was read, so
 //! two writers can never append the same link; the loser re-reads the head and tries again, while
-//! a failed business condition is answered at once as the user error its write names.
+//! a failed business condition is answered at once as the user error its write names. A throttled
+//! item is tried again with the same head, and reported as a throttle, not as contention.
 
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
@@ -17,7 +18,8 @@ use super::items::{self, Item};
 use super::keys;
 use crate::fault;
 
-/// How often a commit re-reads the chain head after losing a race for it.
+/// How many attempts a commit makes: after losing a race for a head (read again) or a
+/// throttled item (tried again as it was).
 const CHAIN_ATTEMPTS: usize = 8;
 /// The first retry's longest pause; it doubles with each attempt.
 pub(crate) const BACKOFF_BASE: std::time::Duration = std::time::Duration::from_millis(5);
@@ -82,6 +84,8 @@ impl Repository {
         mut believed: Vec<Option<ChainHead>>,
     ) -> Result<Vec<AuditRecord>, Error> {
         let writes: Vec<&ConditionalWrite> = changes.iter().flat_map(|c| &c.writes).collect();
+        // Whether the last attempt was throttled rather than beaten to a head.
+        let mut throttled = false;
         for attempt in 0..CHAIN_ATTEMPTS {
             if attempt > 0 {
                 // Full jitter: writers of one chain that lost together must not retry together.
@@ -93,6 +97,7 @@ impl Repository {
                 .await;
             }
             let mut records = Vec::with_capacity(changes.len());
+            let mut heads = Vec::with_capacity(changes.len());
             let mut tx: Vec<TransactWriteItem> = writes.iter().map(|w| w.item.clone()).collect();
             for (i, change) in changes.iter().enumerate() {
                 // A believed head is tried once; after a lost race the head is read.
@@ -105,6 +110,7 @@ impl Repository {
                 tx.push(self.advance_head(&head, &record)?);
                 tx.push(self.put_audit(&record)?);
                 records.push(record);
+                heads.push(head);
             }
             // One token per attempt: the SDK's own retry of this attempt (after an answer was
             // lost) is then a no-op that succeeds, not a second commit whose conditions fail.
@@ -128,22 +134,28 @@ impl Repository {
                 .iter()
                 .map(|r| r.code().unwrap_or("None"))
                 .collect();
-            if let Some(i) = codes
-                .iter()
-                .take(writes.len())
-                .position(|c| *c == "ConditionalCheckFailed")
-            {
-                return Err(writes[i].on_conflict.clone().into());
-            }
-            let head_lost = codes.iter().skip(writes.len()).any(|c| *c != "None");
-            let contended = codes.contains(&"TransactionConflict");
-            if !(head_lost || contended) {
-                return Err(SystemFault::Unavailable {
-                    service: "dynamodb",
-                    detail: format!("transaction cancelled: {codes:?}"),
+            match cancelled(&codes, writes.len()) {
+                Cancelled::Refused(i) => return Err(writes[i].on_conflict.clone().into()),
+                // The heads did not move: the next attempt tries them again without a read.
+                Cancelled::Throttled => {
+                    believed = heads.into_iter().map(Some).collect();
+                    throttled = true;
                 }
-                .into());
+                Cancelled::Raced => throttled = false,
+                Cancelled::Other => {
+                    return Err(SystemFault::Unavailable {
+                        service: "dynamodb",
+                        detail: format!("transaction cancelled: {codes:?}"),
+                    }
+                    .into());
+                }
             }
+        }
+        if throttled {
+            return Err(SystemFault::Throttled {
+                service: "dynamodb",
+            }
+            .into());
         }
         Err(SystemFault::Unavailable {
             service: "dynamodb",
@@ -281,4 +293,108 @@ impl Repository {
 /// A request the SDK refused to build is our bug, not the caller's.
 pub(crate) fn build_fault(e: aws_sdk_dynamodb::error::BuildError) -> SystemFault {
     SystemFault::Internal(format!("cannot build DynamoDB request: {e}"))
+}
+
+/// What a cancelled commit's reasons mean: one code per item, in order, the state writes first
+/// and then each chain's head and record.
+#[derive(Debug, PartialEq, Eq)]
+enum Cancelled {
+    /// The condition of state write `i` failed: the user error that write names.
+    Refused(usize),
+    /// DynamoDB throttled an item: not a lost race. The heads did not move, so the next attempt
+    /// tries them again without reading them (a read would only add load to a throttled
+    /// partition); throttled to the last attempt, the commit is a throttle fault.
+    Throttled,
+    /// Another writer got there first (a head moved, or a transaction conflicted): read the
+    /// head and try again.
+    Raced,
+    /// Anything else (validation, item collection size): a fault naming the reasons.
+    Other,
+}
+
+/// Reads the cancellation reasons `codes` of a commit with `writes` state writes.
+fn cancelled(codes: &[&str], writes: usize) -> Cancelled {
+    if let Some(i) = codes
+        .iter()
+        .take(writes)
+        .position(|c| *c == "ConditionalCheckFailed")
+    {
+        return Cancelled::Refused(i);
+    }
+    let throttled = |c: &&str| {
+        matches!(
+            *c,
+            "ThrottlingError" | "ProvisionedThroughputExceeded" | "RequestLimitExceeded"
+        )
+    };
+    if codes.iter().any(throttled) {
+        return Cancelled::Throttled;
+    }
+    let head_lost = codes
+        .iter()
+        .skip(writes)
+        .any(|c| *c == "ConditionalCheckFailed");
+    if head_lost || codes.contains(&"TransactionConflict") {
+        Cancelled::Raced
+    } else {
+        Cancelled::Other
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_state_condition_is_the_refusal_that_write_names() {
+        assert_eq!(
+            cancelled(&["None", "ConditionalCheckFailed", "None", "None"], 2),
+            Cancelled::Refused(1)
+        );
+        // Even when a head moved too: the refusal does not depend on the chain.
+        assert_eq!(
+            cancelled(
+                &["ConditionalCheckFailed", "ConditionalCheckFailed", "None"],
+                1
+            ),
+            Cancelled::Refused(0)
+        );
+    }
+
+    #[test]
+    fn a_moved_head_or_a_conflict_is_a_race_to_run_again() {
+        assert_eq!(
+            cancelled(&["None", "ConditionalCheckFailed", "None"], 1),
+            Cancelled::Raced
+        );
+        assert_eq!(
+            cancelled(&["TransactionConflict", "None", "None"], 1),
+            Cancelled::Raced
+        );
+    }
+
+    #[test]
+    fn a_throttled_item_is_a_throttle_not_a_race() {
+        for code in [
+            "ThrottlingError",
+            "ProvisionedThroughputExceeded",
+            "RequestLimitExceeded",
+        ] {
+            assert_eq!(cancelled(&["None", code, "None"], 1), Cancelled::Throttled);
+            assert_eq!(cancelled(&[code, "None", "None"], 1), Cancelled::Throttled);
+        }
+    }
+
+    #[test]
+    fn other_reasons_are_faults() {
+        assert_eq!(
+            cancelled(&["ValidationError", "None", "None"], 1),
+            Cancelled::Other
+        );
+        assert_eq!(
+            cancelled(&["None", "ItemCollectionSizeLimitExceeded", "None"], 1),
+            Cancelled::Other
+        );
+        assert_eq!(cancelled(&["None", "None", "None"], 1), Cancelled::Other);
+    }
 }
