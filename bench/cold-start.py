@@ -8,8 +8,10 @@ and ends the process; this repeats N times and prints min / p50 / p90 / max in m
     bench/cold-start.py [--runs N] [--env-file .local/dev/lambda.env] target/release/api
     bench/cold-start.py --stub-aws --baseline target/release/hello-lambda target/release/api
 
-The env file (written by the local cloud) supplies the table names and AWS_ENDPOINT_URL, so the
-warm-up read really goes to the local cloud, as it would go to DynamoDB in AWS. With
+A binary starts with what Lambda gives a function's process (a few runtime variables and the env
+file), not this shell's environment (`--inherit-env` passes that on instead). The env file
+(written by the local cloud) supplies the table names and AWS_ENDPOINT_URL, so the warm-up read
+really goes to the local cloud, as it would go to DynamoDB in AWS. With
 `--stub-aws` every AWS call made during init goes to the stand-in instead, which answers at once
 (`{}`), so the emulator's speed does not count. With `--baseline`, the baseline binary and the
 measured one start in turns, and the ratio of their medians is printed. With `--laps`, the
